@@ -1,0 +1,4 @@
+package ump
+
+// CouponService holds the gateway's coupon calls.
+type CouponService service

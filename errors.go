@@ -1,0 +1,313 @@
+package ump
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// APIError is a definite answer from the gateway that the call failed: the
+// envelope said success false, or the HTTP status was an error with a gateway
+// envelope. It carries the platform's code and message verbatim, because the
+// document reuses codes with different meanings (NOTES.md #14).
+//
+// Match a documented code with errors.Is and the sentinel for it:
+//
+//	if errors.Is(err, ump.ErrInsufficientPoints) { ... }
+type APIError struct {
+	// Method is the gateway method, such as "wk.user.info.query".
+	Method string
+	// HTTPStatus is the HTTP status code of the answer.
+	HTTPStatus int
+	// Code is the platform's error_code (0 when the answer carried none).
+	Code int64
+	// Message is the platform's error_message, verbatim.
+	Message string
+
+	tokenInvalid bool
+}
+
+// Error implements error.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("ump: ")
+	b.WriteString(e.Method)
+	b.WriteString(": error ")
+	b.WriteString(strconv.FormatInt(e.Code, 10))
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.HTTPStatus != 0 && e.HTTPStatus != 200 {
+		b.WriteString(" (HTTP ")
+		b.WriteString(strconv.Itoa(e.HTTPStatus))
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Is reports whether the error carries a code that target stands for, or is a
+// token rejection and target is ErrTokenInvalid.
+func (e *APIError) Is(target error) bool {
+	if target == ErrTokenInvalid {
+		return e.tokenInvalid
+	}
+	s, ok := target.(*codeSentinel)
+	if !ok {
+		return false
+	}
+	for _, c := range s.codes {
+		if c == e.Code {
+			return true
+		}
+	}
+	return false
+}
+
+// codeSentinel stands for one or more documented error codes.
+type codeSentinel struct {
+	codes []int64
+	text  string
+}
+
+func (s *codeSentinel) Error() string {
+	return "ump: error " + strconv.FormatInt(s.codes[0], 10) + ": " + s.text
+}
+
+func code(text string, codes ...int64) error { return &codeSentinel{codes: codes, text: text} }
+
+// One sentinel for every code in the document's error table ("异常返回码归纳").
+// An *APIError matches the sentinel of its code under errors.Is. Where the
+// document gives one code two meanings, the sentinel is named for the global
+// table and the APIError keeps the gateway's own message.
+var (
+	ErrSystemBusy               = code("system busy, try again later", 500)
+	ErrInvalidParameters        = code("invalid request parameters", 1001)
+	ErrPhoneEmpty               = code("phone must not be empty", 110001)
+	ErrOpenIDOrPhoneEmpty       = code("open_id or phone must not be empty", 110002)
+	ErrMemberNotBound           = code("member not bound", 110003)
+	ErrAppNotFound              = code("application not found", 110004, 110005)
+	ErrMemberCodeExpired        = code("member code expired", 110006)
+	ErrInvalidPhone             = code("invalid phone", 120001)
+	ErrOrderNotFound            = code("order not found", 120002)
+	ErrCouponCreateFailed       = code("coupon creation failed", 130001)
+	ErrCouponNotFound           = code("coupon not found", 130002)
+	ErrCouponStatusUpdateFailed = code("coupon status update failed", 130003)
+	ErrSMSSendFailed            = code("SMS sending failed", 140001)
+	ErrSMSInvalidPhone          = code("invalid phone number for SMS", 140002)
+	ErrSMSTargetEmpty           = code("SMS target must not be empty", 140003)
+	ErrSMSDailyLimit            = code("daily SMS limit exceeded", 140004)
+	ErrSMSCodeWrong             = code("verification code wrong", 140005)
+	ErrNoScoreRule              = code("no score rule configured, or it expired", 150001)
+	ErrDuplicateChangeID        = code("unique id already exists", 150002)
+	ErrInsufficientPoints       = code("insufficient points", 150003)
+	ErrStatementNotFound        = code("score statement not found", 150004)
+	ErrStatementDetailNotFound  = code("no score detail for the statement", 150005)
+	ErrNoScorePool              = code("no score pool record", 150006)
+)
+
+// documentedCodes lists each documented code with its sentinel; tests walk it
+// to prove that every code is mapped.
+var documentedCodes = map[int64]error{
+	500: ErrSystemBusy, 1001: ErrInvalidParameters,
+	110001: ErrPhoneEmpty, 110002: ErrOpenIDOrPhoneEmpty, 110003: ErrMemberNotBound,
+	110004: ErrAppNotFound, 110005: ErrAppNotFound, 110006: ErrMemberCodeExpired,
+	120001: ErrInvalidPhone, 120002: ErrOrderNotFound,
+	130001: ErrCouponCreateFailed, 130002: ErrCouponNotFound, 130003: ErrCouponStatusUpdateFailed,
+	140001: ErrSMSSendFailed, 140002: ErrSMSInvalidPhone, 140003: ErrSMSTargetEmpty,
+	140004: ErrSMSDailyLimit, 140005: ErrSMSCodeWrong,
+	150001: ErrNoScoreRule, 150002: ErrDuplicateChangeID, 150003: ErrInsufficientPoints,
+	150004: ErrStatementNotFound, 150005: ErrStatementDetailNotFound, 150006: ErrNoScorePool,
+}
+
+// Errors that are not platform codes.
+var (
+	// ErrTokenInvalid matches an *APIError in which the gateway rejected the
+	// access token: HTTP 401, or a code configured with WithTokenInvalidCodes.
+	ErrTokenInvalid = errors.New("ump: access token rejected")
+
+	// ErrOutcomeUnknown matches an error after which nobody knows whether the
+	// gateway applied the call: the request was written, and no definite
+	// answer came back. Reconcile before trying again; see OutcomeUnknownError.
+	ErrOutcomeUnknown = errors.New("ump: outcome unknown")
+
+	// ErrTokenBudgetExhausted means the SDK refused to obtain or refresh a
+	// token because the day's allowance (one obtain, 20 refreshes, Beijing
+	// day) is spent, or is kept back as headroom.
+	ErrTokenBudgetExhausted = errors.New("ump: token budget for today exhausted")
+
+	// ErrNoToken means no usable token exists and the SDK may not obtain one
+	// by itself: a refresh token is still usable but refreshing failed, or
+	// automatic obtaining is off.
+	ErrNoToken = errors.New("ump: no usable access token")
+)
+
+// ValidationError reports request fields that break the document's rules. It
+// is returned before anything is sent.
+type ValidationError struct {
+	// Method is the gateway method the request was for.
+	Method string
+	// Fields lists every bad field, in the order checked.
+	Fields []FieldError
+}
+
+// FieldError is one bad field: its wire name and what is wrong with it.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("ump: ")
+	b.WriteString(e.Method)
+	b.WriteString(": invalid request: ")
+	for i, f := range e.Fields {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Field)
+		b.WriteString(": ")
+		b.WriteString(f.Reason)
+	}
+	return b.String()
+}
+
+// Has reports whether field is among the bad fields.
+func (e *ValidationError) Has(field string) bool {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// TransportError is a failure to exchange a request with the gateway: DNS,
+// dial, TLS, a reset, a timeout, a cancelled context. errors.Is sees through
+// it, so errors.Is(err, context.DeadlineExceeded) works. Its text never holds
+// the request URL, which carries access_token and sign.
+type TransportError struct {
+	Method string
+	Err    error
+}
+
+// Error implements error.
+func (e *TransportError) Error() string {
+	return "ump: " + e.Method + ": transport: " + e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// newTransportError strips net/http's *url.Error, whose text holds the full
+// URL with access_token and sign, keeping what it wraps.
+func newTransportError(method string, err error) *TransportError {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &TransportError{Method: method, Err: err}
+}
+
+// ResponseError is an answer that is not a gateway envelope: a proxy's HTML
+// error page, an empty, truncated, oversized or malformed body.
+type ResponseError struct {
+	Method     string
+	HTTPStatus int
+	// Sample is the start of the body, redacted of credentials and personal
+	// data, for the log and the error text.
+	Sample string
+	Err    error
+}
+
+// Error implements error.
+func (e *ResponseError) Error() string {
+	s := fmt.Sprintf("ump: %s: HTTP %d: %v", e.Method, e.HTTPStatus, e.Err)
+	if e.Sample != "" {
+		s += ": " + strconv.Quote(e.Sample)
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *ResponseError) Unwrap() error { return e.Err }
+
+// OutcomeUnknownError is returned by a call that the SDK must not repeat
+// blindly (member creation, order sync, coupon give and verify, SMS send, a
+// score change it could not resolve) when the request may have reached the
+// gateway and no definite answer came back. errors.Is(err, ErrOutcomeUnknown)
+// is true; Unwrap gives the failure that made the outcome unknown.
+type OutcomeUnknownError struct {
+	// Method is the gateway method.
+	Method string
+	// Key names the request so the caller can reconcile it, such as
+	// "order_no=A123" or "change_id=...". Empty when the call has no key.
+	Key string
+	// Err is what happened: a *TransportError, *ResponseError or a context
+	// error.
+	Err error
+}
+
+// Error implements error.
+func (e *OutcomeUnknownError) Error() string {
+	s := "ump: " + e.Method + ": outcome unknown"
+	if e.Key != "" {
+		s += " (" + e.Key + ")"
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Is reports target == ErrOutcomeUnknown.
+func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
+
+// Unwrap returns the failure that made the outcome unknown.
+func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
+// checker collects field problems for a ValidationError; every endpoint
+// validates through it so that all bad fields are reported at once.
+type checker struct {
+	method string
+	fields []FieldError
+}
+
+// add records a problem with field.
+func (v *checker) add(field, reason string) { v.fields = append(v.fields, FieldError{field, reason}) }
+
+// required records field if value is blank.
+func (v *checker) required(field, value string) {
+	if strings.TrimSpace(value) == "" {
+		v.add(field, "required")
+	}
+}
+
+// phone records field if value is set and is not a mainland mobile number
+// (11 digits starting with 1). The number itself is not repeated.
+func (v *checker) phone(field, value string) {
+	if value != "" && !isMobile(value) {
+		v.add(field, "must be an 11-digit mainland mobile number")
+	}
+}
+
+// err returns the ValidationError, or nil if nothing was recorded.
+func (v *checker) err() error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	return &ValidationError{Method: v.method, Fields: v.fields}
+}
+
+func isMobile(s string) bool {
+	if len(s) != 11 || s[0] != '1' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

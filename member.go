@@ -1,0 +1,4 @@
+package ump
+
+// MemberService holds the gateway's member calls.
+type MemberService service

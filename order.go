@@ -1,0 +1,4 @@
+package ump
+
+// OrderService holds the gateway's order calls.
+type OrderService service

@@ -1,0 +1,4 @@
+package ump
+
+// ScoreService holds the gateway's score calls.
+type ScoreService service

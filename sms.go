@@ -1,0 +1,4 @@
+package ump
+
+// SMSService holds the gateway's sms calls.
+type SMSService service
