@@ -1,4 +1,518 @@
 package ump
 
-// MemberService holds the gateway's member calls.
+import (
+	"context"
+	"errors"
+	"iter"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/greedc/ump-go/internal/redact"
+	"github.com/greedc/ump-go/internal/wire"
+)
+
+// MemberService creates and looks up members, member codes and the level
+// table (document section 3, except the score calls).
 type MemberService service
+
+// The member calls. Creation is not repeated once the request may have
+// reached the gateway: a second attempt could register the member twice.
+var (
+	epCreateMember = endpoint{method: "wk.user.info.add"}
+	epGetMember    = endpoint{method: "wk.user.info.query", idempotent: true}
+	epGenerateCode = endpoint{method: "wk.user.code.generate", idempotent: true}
+	epMemberByCode = endpoint{method: "wk.user.code.parsing", idempotent: true}
+	epListLevels   = endpoint{method: "wk.user.level.list", idempotent: true}
+)
+
+// Paging of the level table (3.8).
+const (
+	levelPageSize    = 10  // the document's default page_size
+	levelPageSizeMax = 100 // the largest page_size the SDK asks for
+)
+
+// errMissingData reports a success answer without the data the call exists
+// for; a *ResponseError carries it.
+var errMissingData = errors.New("success, but the answer carries no data")
+
+// Gender is a member's gender as the platform codes it.
+type Gender int
+
+// The platform's genders (3.1, 3.2).
+const (
+	GenderUnknown Gender = 0
+	GenderMale    Gender = 1
+	GenderFemale  Gender = 2
+)
+
+// String returns "unknown", "male" or "female".
+func (g Gender) String() string {
+	switch g {
+	case GenderUnknown:
+		return "unknown"
+	case GenderMale:
+		return "male"
+	case GenderFemale:
+		return "female"
+	}
+	return "Gender(" + strconv.Itoa(int(g)) + ")"
+}
+
+func (g Gender) valid() bool { return g >= GenderUnknown && g <= GenderFemale }
+
+// CreateMemberRequest registers a member (3.1). ProjectID, Nickname and Phone
+// are required; every other field is optional and left out when zero.
+type CreateMemberRequest struct {
+	// ProjectID is the store the member registers at, as the platform
+	// assigned it to the store (project_id).
+	ProjectID string
+	// Nickname is the member's display name (nickname).
+	Nickname string
+	// Phone is the member's mainland mobile number, 11 digits (phone).
+	Phone string
+
+	// OuterUserID is the member's number in the caller's own system
+	// (outer_user_id).
+	OuterUserID string
+	// QID identifies the QR code the member registered through (q_id).
+	QID string
+	// RealName is the member's legal name (realname).
+	RealName string
+	// AvatarURL is the address of the member's picture (avatar_img_url).
+	AvatarURL string
+	// Gender is left out when GenderUnknown, which the platform assumes.
+	Gender Gender
+	// Birthday is sent as the calendar date it holds in its own location,
+	// "yyyy-MM-dd"; its time of day is ignored. It may not lie after today
+	// in Beijing.
+	Birthday time.Time
+	Country  string
+	Province string
+	City     string
+	// IDCard is the 18-character resident identity number (id_card).
+	IDCard string
+	Email  string
+	// CompanyName is the company or mini-program the member came from.
+	CompanyName string
+	Remark      string
+	// EmployeeID and EmployeeName identify the staff member who registered
+	// the member (employee_id, employee_name).
+	EmployeeID   int64
+	EmployeeName string
+}
+
+// LogValue implements slog.LogValuer, masking the phone and identity numbers.
+func (r CreateMemberRequest) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("project_id", r.ProjectID),
+		slog.String("phone", redact.Phone(r.Phone)),
+		slog.String("id_card", redact.IDCard(r.IDCard)),
+		slog.String("outer_user_id", r.OuterUserID),
+	)
+}
+
+// createMemberBody is 3.1's body. username is not sent: only the document's
+// example has it, no table lists it (NOTES.md #16).
+type createMemberBody struct {
+	OuterUserID  string    `json:"outer_user_id,omitempty"`
+	QID          string    `json:"q_id,omitempty"`
+	ProjectID    string    `json:"project_id"`
+	Nickname     string    `json:"nickname"`
+	RealName     string    `json:"realname,omitempty"`
+	Phone        string    `json:"phone"`
+	AvatarImgURL string    `json:"avatar_img_url,omitempty"`
+	Gender       Gender    `json:"gender,omitempty"`
+	Birthday     wire.Date `json:"birthday,omitzero"`
+	Country      string    `json:"country,omitempty"`
+	Province     string    `json:"province,omitempty"`
+	City         string    `json:"city,omitempty"`
+	IDCard       string    `json:"id_card,omitempty"`
+	Email        string    `json:"email,omitempty"`
+	CompanyName  string    `json:"company_name,omitempty"`
+	Remark       string    `json:"remark,omitempty"`
+	EmployeeID   int64     `json:"employee_id,omitempty"`
+	EmployeeName string    `json:"employee_name,omitempty"`
+}
+
+// Create registers a member (3.1) and returns the member's open_id.
+//
+// Create is never repeated once the request may have reached the gateway; if
+// no definite answer came back the error matches ErrOutcomeUnknown, and
+// Get with the phone number tells whether the member exists.
+func (s *MemberService) Create(ctx context.Context, r *CreateMemberRequest) (openID string, err error) {
+	if r == nil {
+		r = &CreateMemberRequest{}
+	}
+	v := checker{method: epCreateMember.method}
+	v.required("project_id", r.ProjectID)
+	v.required("nickname", r.Nickname)
+	v.required("phone", r.Phone)
+	v.phone("phone", r.Phone)
+	if !r.Gender.valid() {
+		v.add("gender", "must be 0 (unknown), 1 (male) or 2 (female)")
+	}
+	if !r.Birthday.IsZero() && r.Birthday.Format(wire.DateLayout) > s.client.now().In(wire.Beijing).Format(wire.DateLayout) {
+		v.add("birthday", "must not be in the future")
+	}
+	if r.Email != "" && !isEmail(r.Email) {
+		v.add("email", "must be an email address")
+	}
+	if r.IDCard != "" && !isIDCard(r.IDCard) {
+		v.add("id_card", "must be 18 characters: 17 digits and a digit or X")
+	}
+	if r.EmployeeID < 0 {
+		v.add("employee_id", "must not be negative")
+	}
+	if err := v.err(); err != nil {
+		return "", err
+	}
+	body := createMemberBody{
+		OuterUserID: r.OuterUserID, QID: r.QID, ProjectID: r.ProjectID, Nickname: r.Nickname,
+		RealName: r.RealName, Phone: r.Phone, AvatarImgURL: r.AvatarURL, Gender: r.Gender,
+		Birthday: wire.Date(r.Birthday), Country: r.Country, Province: r.Province, City: r.City,
+		IDCard: r.IDCard, Email: r.Email, CompanyName: r.CompanyName, Remark: r.Remark,
+		EmployeeID: r.EmployeeID, EmployeeName: r.EmployeeName,
+	}
+	id, _, err := call[wire.String](ctx, s.client, &epCreateMember, body)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		// The member exists now; only its open_id is unknown.
+		return "", &ResponseError{Method: epCreateMember.method, HTTPStatus: 200,
+			Err: errors.New("member created, but the answer carries no open_id: look it up by phone")}
+	}
+	return string(id), nil
+}
+
+// MemberQuery names the member to look up (3.2): exactly one of OpenID and
+// Phone. Setting both is rejected rather than silently preferring one, since
+// they could name two different members.
+type MemberQuery struct {
+	OpenID string
+	Phone  string
+}
+
+type memberQueryBody struct {
+	OpenID string `json:"open_id,omitempty"`
+	Phone  string `json:"phone,omitempty"`
+}
+
+// Get looks a member up by open_id or by phone number (3.2). A phone number
+// without a member fails with the platform's code, such as ErrMemberNotBound.
+func (s *MemberService) Get(ctx context.Context, q MemberQuery) (*Member, error) {
+	v := checker{method: epGetMember.method}
+	switch {
+	case q.OpenID == "" && q.Phone == "":
+		v.add("open_id", "one of open_id and phone is required")
+		v.add("phone", "one of open_id and phone is required")
+	case q.OpenID != "" && q.Phone != "":
+		v.add("open_id", "set only one of open_id and phone")
+		v.add("phone", "set only one of open_id and phone")
+	}
+	v.phone("phone", q.Phone)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return s.member(ctx, &epGetMember, memberQueryBody(q))
+}
+
+// GenerateCode returns a member code (3.6), the number a member shows at a
+// till, for the member with the given open_id or phone number. The code
+// stays a string: it is 20 digits with a leading zero.
+func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) (string, error) {
+	v := checker{method: epGenerateCode.method}
+	v.required("open_id", openIDOrPhone)
+	if err := v.err(); err != nil {
+		return "", err
+	}
+	code, _, err := call[wire.String](ctx, s.client, &epGenerateCode, struct {
+		OpenID string `json:"open_id"`
+	}{openIDOrPhone})
+	if err != nil {
+		return "", err
+	}
+	if code == "" {
+		return "", &ResponseError{Method: epGenerateCode.method, HTTPStatus: 200, Err: errMissingData}
+	}
+	return string(code), nil
+}
+
+// GetByCode looks a member up by a member code from GenerateCode (3.7). An
+// expired code fails with the platform's code (ErrMemberCodeExpired, or the
+// 110001 section 3.7 documents for it: see APIError.Message).
+func (s *MemberService) GetByCode(ctx context.Context, code string) (*Member, error) {
+	v := checker{method: epMemberByCode.method}
+	v.required("code", code)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return s.member(ctx, &epMemberByCode, struct {
+		Code string `json:"code"`
+	}{code})
+}
+
+// member is the common path of the two calls that answer with a member.
+func (s *MemberService) member(ctx context.Context, ep *endpoint, body any) (*Member, error) {
+	w, _, err := call[*memberData](ctx, s.client, ep, body)
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, &ResponseError{Method: ep.method, HTTPStatus: 200, Err: errMissingData}
+	}
+	return w.member(), nil
+}
+
+// Member is a member as 3.2 and 3.7 describe it. Fields the answer leaves
+// out or sends as null are zero.
+type Member struct {
+	// OpenID is the member's id on the platform. The document's own example
+	// answers with null here, so do not rely on it being set.
+	OpenID string
+	// UserNum is the platform's member number (user_num).
+	UserNum   string
+	ProjectID string
+	Nickname  string
+	RealName  string
+	Phone     string
+	Gender    Gender
+	// Birthday is midnight in Beijing, or zero when unknown.
+	Birthday  time.Time
+	AvatarURL string
+	Country   string
+	Province  string
+	City      string
+	IDCard    string
+	Email     string
+	Remark    string
+	QID       string
+	// RegisterTime is when the member registered.
+	RegisterTime time.Time
+
+	// LevelNumber and LevelName are the member's level (level_number, which
+	// the document's examples spell level_num).
+	LevelNumber int64
+	LevelName   string
+	// NextLevelNumber, NextLevelName and NextLevelGrowthValue describe the
+	// next level and the growth value it needs.
+	NextLevelNumber      int64
+	NextLevelName        string
+	NextLevelGrowthValue int64
+	// IsMaxLevel reports that there is no next level.
+	IsMaxLevel bool
+	// Score is the member's available points.
+	Score int64
+	// GrowthValue is the member's growth value, which decides the level.
+	GrowthValue int64
+	// CouponCount is how many coupons the member holds (coupon_num).
+	CouponCount int64
+	// Rights are the benefits of the member's level.
+	Rights []Right
+}
+
+// LogValue implements slog.LogValuer, masking the phone and identity numbers.
+func (m Member) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("open_id", m.OpenID),
+		slog.String("user_num", m.UserNum),
+		slog.String("phone", redact.Phone(m.Phone)),
+		slog.String("id_card", redact.IDCard(m.IDCard)),
+		slog.Int64("level", m.LevelNumber),
+	)
+}
+
+// Right is one benefit of a member level, such as free parking.
+type Right struct {
+	ID       int64
+	Name     string
+	ImageURL string
+}
+
+// memberData is the data of 3.2 and 3.7 as the wire has it.
+type memberData struct {
+	OpenID               wire.String                  `json:"open_id"`
+	UserNum              wire.String                  `json:"user_num"`
+	ProjectID            wire.String                  `json:"project_id"`
+	Nickname             wire.String                  `json:"nickname"`
+	RealName             wire.String                  `json:"realname"`
+	Phone                wire.String                  `json:"phone"`
+	Gender               wire.Int64                   `json:"gender"`
+	Birthday             wire.Date                    `json:"birthday"`
+	AvatarImgURL         wire.String                  `json:"avatar_img_url"`
+	Country              wire.String                  `json:"country"`
+	Province             wire.String                  `json:"province"`
+	City                 wire.String                  `json:"city"`
+	IDCard               wire.String                  `json:"id_card"`
+	Email                wire.String                  `json:"email"`
+	Remark               wire.String                  `json:"remark"`
+	QID                  wire.String                  `json:"q_id"`
+	RegisterTime         wire.Millis                  `json:"register_time"`
+	LevelNumber          *wire.Int64                  `json:"level_number"`
+	LevelNum             *wire.Int64                  `json:"level_num"` // NOTES.md #4
+	LevelName            wire.String                  `json:"level_name"`
+	NextLevelNum         wire.Int64                   `json:"next_level_num"`
+	NextLevelName        wire.String                  `json:"next_level_name"`
+	NextLevelGrowthValue wire.Int64                   `json:"next_level_growth_value"`
+	IsMaxLevel           wire.Bool                    `json:"is_max_level"`
+	Score                wire.Int64                   `json:"score"`
+	GrowthValue          wire.Int64                   `json:"growth_value"`
+	CouponNum            wire.Int64                   `json:"coupon_num"`
+	Rights               wire.JSONString[[]rightData] `json:"rights"`
+}
+
+type rightData struct {
+	ID     wire.Int64  `json:"id"`
+	Name   wire.String `json:"name"`
+	ImgURL wire.String `json:"imgUrl"`
+}
+
+func (w *memberData) member() *Member {
+	m := &Member{
+		OpenID: string(w.OpenID), UserNum: string(w.UserNum), ProjectID: string(w.ProjectID),
+		Nickname: string(w.Nickname), RealName: string(w.RealName), Phone: string(w.Phone),
+		Gender: Gender(w.Gender), Birthday: time.Time(w.Birthday), AvatarURL: string(w.AvatarImgURL),
+		Country: string(w.Country), Province: string(w.Province), City: string(w.City),
+		IDCard: string(w.IDCard), Email: string(w.Email), Remark: string(w.Remark), QID: string(w.QID),
+		RegisterTime: time.Time(w.RegisterTime), LevelName: string(w.LevelName),
+		NextLevelNumber: int64(w.NextLevelNum), NextLevelName: string(w.NextLevelName),
+		NextLevelGrowthValue: int64(w.NextLevelGrowthValue), IsMaxLevel: bool(w.IsMaxLevel),
+		Score: int64(w.Score), GrowthValue: int64(w.GrowthValue), CouponCount: int64(w.CouponNum),
+	}
+	switch {
+	case w.LevelNumber != nil:
+		m.LevelNumber = int64(*w.LevelNumber)
+	case w.LevelNum != nil:
+		m.LevelNumber = int64(*w.LevelNum)
+	}
+	if len(w.Rights.V) > 0 {
+		m.Rights = make([]Right, len(w.Rights.V))
+		for i, r := range w.Rights.V {
+			m.Rights[i] = Right{ID: int64(r.ID), Name: string(r.Name), ImageURL: strings.TrimSpace(string(r.ImgURL))}
+		}
+	}
+	return m
+}
+
+// Level is one entry of the platform's member level table (3.8).
+type Level struct {
+	// ID is the level's record id.
+	ID int64
+	// Number is the level number that Member.LevelNumber refers to.
+	Number int64
+	Name   string
+}
+
+// LevelPage is one page of the level table.
+type LevelPage struct {
+	Items []Level
+	// PageNo, PageSize and TotalCount are the answer's paging fields; the
+	// gateway may report as PageSize the number of items it returned.
+	PageNo     int
+	PageSize   int
+	TotalCount int64
+}
+
+type levelData struct {
+	ID          wire.Int64  `json:"id"`
+	LevelNumber wire.Int64  `json:"level_number"`
+	LevelName   wire.String `json:"level_name"`
+}
+
+type levelPageBody struct {
+	PageNo   int `json:"page_no"`
+	PageSize int `json:"page_size"`
+}
+
+// ListLevels returns one page of the member level table (3.8). A zero PageNo
+// asks for page 1, a zero PageSize for the document's default of 10; a
+// PageSize above 100 is rejected.
+func (s *MemberService) ListLevels(ctx context.Context, req PageRequest) (*LevelPage, error) {
+	body, err := levelPage(req)
+	if err != nil {
+		return nil, err
+	}
+	items, pg, err := s.listLevels(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	return &LevelPage{Items: items, PageNo: int(pg.PageNo), PageSize: int(pg.PageSize), TotalCount: pg.TotalCount}, nil
+}
+
+// AllLevels walks the level table page after page, starting at req's page,
+// until TotalCount levels were seen or a page comes back short. An error,
+// invalid paging included, is yielded once and ends the walk.
+//
+//	for lv, err := range c.Member.AllLevels(ctx, ump.PageRequest{}) {
+//		if err != nil { return err }
+//		...
+//	}
+func (s *MemberService) AllLevels(ctx context.Context, req PageRequest) iter.Seq2[Level, error] {
+	first, err := levelPage(req)
+	if err != nil {
+		return func(yield func(Level, error) bool) { yield(Level{}, err) }
+	}
+	return pages(ctx, first.PageNo, first.PageSize, func(ctx context.Context, no int) ([]Level, page, error) {
+		return s.listLevels(ctx, levelPageBody{PageNo: no, PageSize: first.PageSize})
+	})
+}
+
+// levelPage validates req and fills in the document's defaults.
+func levelPage(req PageRequest) (levelPageBody, error) {
+	v := checker{method: epListLevels.method}
+	if req.PageNo < 0 {
+		v.add("page_no", "must be 1 or more (0 for the first page)")
+	}
+	if req.PageSize < 0 || req.PageSize > levelPageSizeMax {
+		v.add("page_size", "must be 1 to "+strconv.Itoa(levelPageSizeMax)+" (0 for the default of "+strconv.Itoa(levelPageSize)+")")
+	}
+	if err := v.err(); err != nil {
+		return levelPageBody{}, err
+	}
+	b := levelPageBody{PageNo: max(req.PageNo, 1), PageSize: req.PageSize}
+	if b.PageSize == 0 {
+		b.PageSize = levelPageSize
+	}
+	return b, nil
+}
+
+func (s *MemberService) listLevels(ctx context.Context, body levelPageBody) ([]Level, page, error) {
+	data, pg, err := call[[]levelData](ctx, s.client, &epListLevels, body)
+	if err != nil {
+		return nil, page{}, err
+	}
+	items := make([]Level, len(data))
+	for i, d := range data {
+		items[i] = Level{ID: int64(d.ID), Number: int64(d.LevelNumber), Name: string(d.LevelName)}
+	}
+	return items, pg, nil
+}
+
+// isEmail is a shape check only (something@domain.tld, no spaces): the
+// platform, not the SDK, decides what it accepts.
+func isEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at != strings.LastIndexByte(s, '@') || strings.ContainsAny(s, " \t\r\n<>,;") {
+		return false
+	}
+	domain := s[at+1:]
+	dot := strings.LastIndexByte(domain, '.')
+	return dot > 0 && dot < len(domain)-1
+}
+
+// isIDCard checks the shape of an 18-character resident identity number:
+// 17 digits and a digit or X. The checksum is not verified.
+func isIDCard(s string) bool {
+	if len(s) != 18 {
+		return false
+	}
+	for i := 0; i < 17; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	last := s[17]
+	return (last >= '0' && last <= '9') || last == 'X' || last == 'x'
+}
