@@ -44,18 +44,6 @@ func beijing(y int, mo time.Month, d, h, mi, s int) time.Time {
 	return time.Date(y, mo, d, h, mi, s, 0, wire.Beijing)
 }
 
-func requireValidation(t *testing.T, err error, method string, fields ...string) *ValidationError {
-	t.Helper()
-	var ve *ValidationError
-	require.ErrorAs(t, err, &ve)
-	assert.Equal(t, method, ve.Method)
-	got := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		got[i] = f.Field
-	}
-	assert.ElementsMatch(t, fields, got, "bad fields: %v", err)
-	return ve
-}
 
 func TestCouponCreateTemplateMatchesDocumentExample(t *testing.T) {
 	c, g := setup(t)

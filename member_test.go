@@ -27,18 +27,6 @@ func docCreateRequest() *CreateMemberRequest {
 	}
 }
 
-func requireValidation(t *testing.T, err error, method string, fields ...string) *ValidationError {
-	t.Helper()
-	var ve *ValidationError
-	require.ErrorAs(t, err, &ve)
-	require.Equal(t, method, ve.Method)
-	got := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		got[i] = f.Field
-	}
-	require.Equal(t, fields, got)
-	return ve
-}
 
 func TestMemberCreateSendsTheDocumentedRequest(t *testing.T) {
 	c, g := setup(t)

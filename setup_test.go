@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -163,3 +164,18 @@ func fixture(t *testing.T, name string) string {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// requireValidation asserts err is a *ValidationError for method naming
+// exactly the given fields (in any order).
+func requireValidation(t *testing.T, err error, method string, fields ...string) *ValidationError {
+	t.Helper()
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, method, ve.Method)
+	got := make([]string, len(ve.Fields))
+	for i, f := range ve.Fields {
+		got[i] = f.Field
+	}
+	assert.ElementsMatch(t, fields, got, "bad fields: %v", err)
+	return ve
+}
