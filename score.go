@@ -126,10 +126,12 @@ type ScoreRecord struct {
 
 // ScoreRecordPage is one page of score records.
 type ScoreRecordPage struct {
-	Records    []ScoreRecord
+	Records []ScoreRecord
+	// PageNo and PageSize are the page the gateway answered (the requested
+	// ones if it did not say); TotalCount counts all matching records.
 	PageNo     int
 	PageSize   int
-	TotalCount int64
+	TotalCount int
 }
 
 // Score record paging bounds. The document gives no maximum; 100 keeps a page
@@ -228,7 +230,13 @@ func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*
 	}
 	out := &ScoreRecordPage{
 		Records: make([]ScoreRecord, len(rows)),
-		PageNo:  int(pg.PageNo), PageSize: int(pg.PageSize), TotalCount: pg.TotalCount,
+		PageNo:  int(pg.PageNo), PageSize: int(pg.PageSize), TotalCount: int(pg.TotalCount),
+	}
+	if out.PageNo == 0 {
+		out.PageNo = body.PageNo
+	}
+	if out.PageSize == 0 {
+		out.PageSize = body.PageSize
 	}
 	for i, r := range rows {
 		out.Records[i] = ScoreRecord{
@@ -263,7 +271,7 @@ func (s *ScoreService) AllRecords(ctx context.Context, req *ScoreRecordsRequest)
 		if err != nil {
 			return nil, page{}, err
 		}
-		return p.Records, page{PageNo: int64(p.PageNo), PageSize: int64(p.PageSize), TotalCount: p.TotalCount}, nil
+		return p.Records, page{PageNo: int64(p.PageNo), PageSize: int64(p.PageSize), TotalCount: int64(p.TotalCount)}, nil
 	})
 }
 

@@ -225,7 +225,7 @@ func TestScoreRecordsDecodesTheDocumentExample(t *testing.T) {
 	require.Equal(t, "2021-06-21 06:35:29", r.CreateTime.UTC().Format(wire.DateTimeLayout), "Beijing is UTC+8")
 	require.Equal(t, 1, p.PageNo)
 	require.Equal(t, 10, p.PageSize)
-	require.Equal(t, int64(1), p.TotalCount)
+	require.Equal(t, 1, p.TotalCount)
 }
 
 func TestScoreRecordsSendsPagingAsNumbers(t *testing.T) {
@@ -241,8 +241,17 @@ func TestScoreRecordsSendsPagingAsNumbers(t *testing.T) {
 	require.Equal(t, int64(6812728783716537794), p.Records[0].ID)
 	require.Equal(t, int64(9223372036854775807), p.Records[0].Amount)
 	require.True(t, p.Records[0].UpdateTime.IsZero())
-	require.Equal(t, int64(9007199254740993), p.TotalCount)
+	require.Equal(t, int64(9007199254740993), int64(p.TotalCount))
 	require.Equal(t, 3, p.PageNo)
+}
+
+// An answer without paging fields reports the page that was asked for.
+func TestScoreRecordsPagingFallsBackToTheRequest(t *testing.T) {
+	c, g := setup(t)
+	g.reply("wk.user.score.record", `{"success":true,"error_code":200,"data":[]}`)
+	p, err := c.Score.Records(context.Background(), &ScoreRecordsRequest{OpenID: "o1", PageRequest: PageRequest{PageNo: 4}})
+	require.NoError(t, err)
+	require.Equal(t, &ScoreRecordPage{Records: []ScoreRecord{}, PageNo: 4, PageSize: 10}, p)
 }
 
 func TestScoreRecordsValidation(t *testing.T) {
