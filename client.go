@@ -419,10 +419,22 @@ func call[T any](ctx context.Context, c *Client, ep *endpoint, body any) (T, pag
 	return callAs[T](ctx, c, ep, body, "")
 }
 
+// callKeyed is call for a request that names itself: key, such as
+// "order_no=A123", goes into the *OutcomeUnknownError that an ambiguous
+// failure of a call that is not idempotent returns, so the caller knows what
+// to reconcile.
+func callKeyed[T any](ctx context.Context, c *Client, ep *endpoint, body any, key string) (T, page, error) {
+	return exchange[T](ctx, c, ep, body, "", key)
+}
+
 // callAs is call with an explicit credential value, for the token calls.
 func callAs[T any](ctx context.Context, c *Client, ep *endpoint, body any, cred string) (T, page, error) {
+	return exchange[T](ctx, c, ep, body, cred, "")
+}
+
+func exchange[T any](ctx context.Context, c *Client, ep *endpoint, body any, cred, key string) (T, page, error) {
 	var a answer[T]
-	err := c.roundTrip(ctx, ep, body, cred, &a)
+	err := c.roundTrip(ctx, ep, body, cred, key, &a)
 	if err != nil {
 		var zero T
 		return zero, page{}, err
@@ -469,8 +481,9 @@ var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // roundTrip is the one request path: marshal once; per attempt take a token,
 // stamp, sign the exact bytes, send, read with a cap, decode; then return,
-// repeat by the endpoint's class, or refresh the token once.
-func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred string, dec decoder) error {
+// repeat by the endpoint's class, or refresh the token once. key names the
+// request in an *OutcomeUnknownError (see callKeyed).
+func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, key string, dec decoder) error {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -504,7 +517,7 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred str
 		case v == busy && !ep.idempotent:
 			return err
 		case v == ambiguous && !ep.idempotent:
-			return &OutcomeUnknownError{Method: ep.method, Err: err}
+			return &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
 		}
 		if attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
 			return err
