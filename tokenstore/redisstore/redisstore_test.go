@@ -260,3 +260,80 @@ func TestRedisLostRecordRefreshes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, got, st.AccessToken, "the refreshed record is stored again")
 }
+
+// TestProactiveRefreshOnce: two clients (two processes) share a clock and a
+// store; when the token falls due, one refresh serves both.
+func TestProactiveRefreshOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	g := tokengw.New(t)
+	clk := &clock{now: time.Now()}
+	a := newClient(t, g, redisstore.New(srv.Client(t)), ump.WithClock(clk.Now))
+	b := newClient(t, g, redisstore.New(srv.Client(t)), ump.WithClock(clk.Now))
+	first, err := a.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+	got, err := b.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+	require.Equal(t, first, got)
+
+	clk.Advance(2*time.Hour - 11*time.Minute)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := a
+			if i%2 == 1 {
+				c = b
+			}
+			if _, err := c.Auth.AccessToken(ctx(t)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range []*ump.Client{a, b} {
+		tok, err := c.Auth.AccessToken(ctx(t))
+		require.NoError(t, err)
+		require.Equal(t, g.Current(), tok)
+	}
+	obtains, refreshes, _ := g.Counts()
+	require.Equal(t, 1, obtains)
+	require.Equal(t, 1, refreshes, "the fleet refreshed a due token more than once")
+}
+
+// TestHeadroomKeptInRedis: with the day's proactive refreshes spent (all
+// but the headroom, counted in Redis by other processes), a due token is
+// kept until it expires, and then renewed from the headroom.
+func TestHeadroomKeptInRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	g := tokengw.New(t)
+	// Noon in Beijing, so the advances below stay within one Beijing day.
+	clk := &clock{now: time.Date(2025, 3, 3, 4, 0, 0, 0, time.UTC)}
+	store := redisstore.New(srv.Client(t))
+	c := newClient(t, g, store, ump.WithClock(clk.Now))
+	first, err := c.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+
+	day := ump.BeijingDay(clk.Now())
+	budget := ump.DefaultTokenBudget
+	for range budget.RefreshesPerDay - budget.RefreshHeadroom {
+		_, err := store.Spend(ctx(t), tokengw.AppID, ump.TokenRefresh, day, ump.RefreshesPerDay)
+		require.NoError(t, err)
+	}
+	clk.Advance(2*time.Hour - 11*time.Minute)
+	got, err := c.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+	require.Equal(t, first, got, "the due token is kept while the headroom is reserved")
+	_, refreshes, _ := g.Counts()
+	require.Zero(t, refreshes)
+
+	clk.Advance(12 * time.Minute) // expired
+	got, err = c.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+	require.NotEqual(t, first, got)
+	_, refreshes, _ = g.Counts()
+	require.Equal(t, 1, refreshes)
+	_, r, err := store.Spent(ctx(t), tokengw.AppID, day)
+	require.NoError(t, err)
+	require.Equal(t, budget.RefreshesPerDay-budget.RefreshHeadroom+1, r)
+}
