@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -427,6 +428,9 @@ func (s *Store) write(f *file) error {
 		return fmt.Errorf("filestore: %w", err)
 	}
 	done = true
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be synced there; the rename is durable
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("filestore: %w", err)
