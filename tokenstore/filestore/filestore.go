@@ -429,7 +429,7 @@ func (s *Store) write(f *file) error {
 	}
 	done = true
 	if runtime.GOOS == "windows" {
-		return nil // directories cannot be synced there; the rename is durable
+		return nil // a directory cannot be opened for fsync there
 	}
 	d, err := os.Open(dir)
 	if err != nil {
