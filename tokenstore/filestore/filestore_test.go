@@ -1,0 +1,369 @@
+package filestore_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	ump "github.com/greedc/ump-go"
+	"github.com/greedc/ump-go/internal/tokengw"
+	"github.com/greedc/ump-go/tokenstore/filestore"
+	"github.com/greedc/ump-go/tokenstore/internal/storetest"
+)
+
+func newStore(t *testing.T, path string, opts ...filestore.Option) *filestore.Store {
+	t.Helper()
+	s, err := filestore.New(path, opts...)
+	require.NoError(t, err)
+	return s
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) ump.TokenStore {
+		return newStore(t, filepath.Join(t.TempDir(), "tokens.json"))
+	})
+}
+
+// TestContractTwoInstances runs the contract with every call alternating
+// between two Stores on one file, as two processes would share it: only the
+// OS lock keeps them apart.
+func TestContractTwoInstances(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) ump.TokenStore {
+		p := filepath.Join(t.TempDir(), "tokens.json")
+		return &alternating{stores: [2]ump.TokenStore{newStore(t, p), newStore(t, p)}}
+	})
+}
+
+type alternating struct {
+	mu     sync.Mutex
+	n      int
+	stores [2]ump.TokenStore
+}
+
+func (a *alternating) next() ump.TokenStore {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n++
+	return a.stores[a.n%2]
+}
+
+func (a *alternating) Load(ctx context.Context, app string) (ump.Token, error) {
+	return a.next().Load(ctx, app)
+}
+
+func (a *alternating) CompareAndSwap(ctx context.Context, app string, old int64, t ump.Token) (ump.Token, error) {
+	return a.next().CompareAndSwap(ctx, app, old, t)
+}
+
+func (a *alternating) Spend(ctx context.Context, app string, k ump.TokenCall, day string, limit int) (int, error) {
+	return a.next().Spend(ctx, app, k, day, limit)
+}
+
+func (a *alternating) Spent(ctx context.Context, app, day string) (int, int, error) {
+	return a.next().Spent(ctx, app, day)
+}
+
+func (a *alternating) Lease(ctx context.Context, app string, ttl time.Duration) (func(context.Context) error, error) {
+	return a.next().Lease(ctx, app, ttl)
+}
+
+func seedToken(suffix string) ump.Token {
+	now := time.Now()
+	return ump.Token{
+		AccessToken: "at-secret-" + suffix, RefreshToken: "rt-secret-" + suffix,
+		AccessExpiresAt: now.Add(2 * time.Hour), RefreshExpiresAt: now.Add(300 * 24 * time.Hour),
+		ObtainedAt: now,
+	}
+}
+
+func TestFileIsPrivateAndReadable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state") // created by New
+	p := filepath.Join(dir, "tokens.json")
+	s := newStore(t, p)
+	_, err := os.Stat(p)
+	require.ErrorIs(t, err, os.ErrNotExist, "New alone writes nothing")
+	_, err = s.CompareAndSwap(ctx(t), tokengw.AppID, 0, seedToken("a"))
+	require.NoError(t, err)
+	for _, f := range []string{p, p + ".lock"} {
+		fi, err := os.Stat(f)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), f)
+	}
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+
+	// Operators read the file (umptoken status); its layout is documented.
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"format": 1`)
+	require.Contains(t, string(b), `"version": 1`)
+	require.Contains(t, string(b), `"access_token": "at-secret-a"`)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 2, "only the file and its lock: no temporary file left")
+}
+
+func TestKeepsOnlyRecentDays(t *testing.T) {
+	s := newStore(t, filepath.Join(t.TempDir(), "tokens.json"), filestore.WithDaysKept(3))
+	days := []string{"2025-01-05", "2025-01-01", "2025-01-03", "2025-01-02", "2025-01-04"}
+	for _, d := range days {
+		_, err := s.Spend(ctx(t), tokengw.AppID, ump.TokenRefresh, d, 20)
+		require.NoError(t, err)
+	}
+	for _, c := range []struct {
+		day  string
+		kept bool
+	}{{"2025-01-01", false}, {"2025-01-02", false}, {"2025-01-03", true}, {"2025-01-04", true}, {"2025-01-05", true}} {
+		_, r, err := s.Spent(ctx(t), tokengw.AppID, c.day)
+		require.NoError(t, err)
+		require.Equal(t, c.kept, r == 1, c.day)
+	}
+	_, err := filestore.New(filepath.Join(t.TempDir(), "x.json"), filestore.WithDaysKept(1))
+	require.Error(t, err)
+}
+
+// corruptions are files a store must refuse to read.
+var corruptions = map[string]string{
+	"garbage":        "this is not json at-secret-a",
+	"empty":          "",
+	"truncated":      `{"format": 1, "apps": {"wkb1ag2hdad7e6jw1r": {"version": 3, "token": {"access_token": "at-secret-a`,
+	"wrong format":   `{"format": 2, "apps": {}}`,
+	"no format":      `{"apps": {}}`,
+	"unknown field":  `{"format": 1, "apps": {}, "tokens": {}}`,
+	"token, no ver":  `{"format": 1, "apps": {"a": {"token": {"access_token": "at-secret-a", "refresh_token": "r"}}}}`,
+	"ver, no token":  `{"format": 1, "apps": {"a": {"version": 4}}}`,
+	"blank token":    `{"format": 1, "apps": {"a": {"version": 4, "token": {"access_token": ""}}}}`,
+	"wrong type":     `{"format": 1, "apps": {"a": {"version": "at-secret-a"}}}`,
+	"trailing data":  `{"format": 1, "apps": {}} {"format": 1}`,
+	"null app entry": `{"format": 1, "apps": {"a": null}}`,
+}
+
+func TestCorruptedFileIsAnError(t *testing.T) {
+	for name, content := range corruptions {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "tokens.json")
+			require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+			_, err := filestore.New(p)
+			require.ErrorIs(t, err, filestore.ErrCorrupt)
+			require.NotContains(t, err.Error(), "at-secret", "the error quotes the file")
+			require.Contains(t, err.Error(), p)
+		})
+	}
+}
+
+// TestCorruptedLaterRefusesEverything: a file damaged while the store is
+// open is neither read as empty nor overwritten.
+func TestCorruptedLaterRefusesEverything(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	s := newStore(t, p)
+	_, err := s.CompareAndSwap(ctx(t), tokengw.AppID, 0, seedToken("a"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(p, []byte(corruptions["truncated"]), 0o600))
+
+	_, err = s.Load(ctx(t), tokengw.AppID)
+	require.ErrorIs(t, err, filestore.ErrCorrupt)
+	_, _, err = s.Spent(ctx(t), tokengw.AppID, "2025-01-01")
+	require.ErrorIs(t, err, filestore.ErrCorrupt)
+	_, err = s.CompareAndSwap(ctx(t), tokengw.AppID, 0, seedToken("b"))
+	require.ErrorIs(t, err, filestore.ErrCorrupt)
+	_, err = s.Spend(ctx(t), tokengw.AppID, ump.TokenObtain, "2025-01-01", 1)
+	require.ErrorIs(t, err, filestore.ErrCorrupt)
+	_, err = s.Lease(ctx(t), tokengw.AppID, time.Second)
+	require.ErrorIs(t, err, filestore.ErrCorrupt)
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, corruptions["truncated"], string(b), "the damaged file was overwritten")
+}
+
+func newClient(t *testing.T, g *tokengw.Gateway, store ump.TokenStore, opts ...ump.Option) *ump.Client {
+	t.Helper()
+	base := []ump.Option{ump.WithBaseURL(g.URL), ump.WithTokenStore(store),
+		ump.WithRetry(ump.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})}
+	c, err := ump.NewClient(tokengw.AppID, tokengw.AppSecret, append(base, opts...)...)
+	require.NoError(t, err)
+	return c
+}
+
+// TestCorruptedFileMakesNoObtain: the SDK reports the damage and spends
+// nothing, rather than taking the file as empty and obtaining a token.
+func TestCorruptedFileMakesNoObtain(t *testing.T) {
+	g := tokengw.New(t)
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	s := newStore(t, p)
+	require.NoError(t, os.WriteFile(p, []byte(corruptions["garbage"]), 0o600))
+	c := newClient(t, g, s)
+	_, err := c.Auth.AccessToken(ctx(t))
+	require.ErrorIs(t, err, filestore.ErrCorrupt)
+	obtains, refreshes, _ := g.Counts()
+	require.Zero(t, obtains)
+	require.Zero(t, refreshes)
+}
+
+// TestCrashBetweenWriteAndRename: a writer that died after writing its
+// temporary file but before renaming it leaves the old file in force; the
+// next store removes the stray and the SDK uses the old token.
+func TestCrashBetweenWriteAndRename(t *testing.T) {
+	g := tokengw.New(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tokens.json")
+
+	first := newClient(t, g, newStore(t, p))
+	tok, err := first.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+
+	// The crashed writer: a complete newer document, and a torn one.
+	stray := p + ".tmp-1234567"
+	require.NoError(t, os.WriteFile(stray, []byte(`{"format": 1, "apps": {}}`), 0o600))
+	torn := p + ".tmp-7654321"
+	require.NoError(t, os.WriteFile(torn, []byte(`{"format": 1, "ap`), 0o600))
+
+	s := newStore(t, p)
+	for _, f := range []string{stray, torn} {
+		_, err = os.Stat(f)
+		require.ErrorIs(t, err, os.ErrNotExist, "stray temporary file %s left", f)
+	}
+	restarted := newClient(t, g, s)
+	got, err := restarted.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+	require.Equal(t, tok, got, "the restarted client uses the old file's token")
+	obtains, refreshes, _ := g.Counts()
+	require.Equal(t, 1, obtains)
+	require.Zero(t, refreshes)
+}
+
+// TestTwoClientsObtainOnce: two clients (as two processes would) with their
+// own Store on one file, many goroutines each, start cold: one obtain.
+func TestTwoClientsObtainOnce(t *testing.T) {
+	g := tokengw.New(t)
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	clients := []*ump.Client{newClient(t, g, newStore(t, p)), newClient(t, g, newStore(t, p))}
+	tokens := make(chan string, 40)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, err := clients[i%2].Auth.AccessToken(ctx(t))
+			if err != nil {
+				t.Error(err)
+			}
+			tokens <- tok
+		}()
+	}
+	wg.Wait()
+	close(tokens)
+	for tok := range tokens {
+		require.Equal(t, g.Current(), tok)
+	}
+	obtains, refreshes, _ := g.Counts()
+	require.Equal(t, 1, obtains)
+	require.Zero(t, refreshes)
+
+	// A restart reads the file: no token call at all.
+	again := newClient(t, g, newStore(t, p))
+	tok, err := again.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+	require.Equal(t, g.Current(), tok)
+	obtains, _, _ = g.Counts()
+	require.Equal(t, 1, obtains)
+}
+
+// helperEnv makes the test binary act as one fleet process.
+const helperEnv = "UMP_FILESTORE_HELPER"
+
+// TestHelperProcess is the body of the processes TestProcessesObtainOnce
+// starts; run directly it does nothing.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		t.Skip("helper process for TestProcessesObtainOnce")
+	}
+	s, err := filestore.New(os.Getenv("UMP_TOKEN_FILE"))
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(2)
+	}
+	c, err := ump.NewClient(tokengw.AppID, tokengw.AppSecret, ump.WithBaseURL(os.Getenv("UMP_GATEWAY")), ump.WithTokenStore(s))
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, err := c.Auth.AccessToken(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fmt.Println("error:", err)
+				return
+			}
+			fmt.Println("token:", tok)
+		}()
+	}
+	wg.Wait()
+	os.Exit(0)
+}
+
+// TestProcessesObtainOnce starts several OS processes on one file against
+// one gateway, all cold: exactly one obtain in total.
+func TestProcessesObtainOnce(t *testing.T) {
+	g := tokengw.New(t)
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	const procs = 3
+	cctx := ctx(t)
+	outs := make([]bytes.Buffer, procs)
+	cmds := make([]*exec.Cmd, procs)
+	for i := range procs {
+		cmd := exec.CommandContext(cctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), helperEnv+"=1", "UMP_TOKEN_FILE="+p, "UMP_GATEWAY="+g.URL)
+		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		require.NoError(t, cmd.Start())
+		cmds[i] = cmd
+	}
+	var seen []string
+	for i, cmd := range cmds {
+		err := cmd.Wait()
+		require.NoError(t, err, "process %d: %s", i, outs[i].String())
+		sc := bufio.NewScanner(&outs[i])
+		for sc.Scan() {
+			line := sc.Text()
+			require.False(t, strings.HasPrefix(line, "error:"), "process %d: %s", i, line)
+			if tok, ok := strings.CutPrefix(line, "token: "); ok {
+				seen = append(seen, tok)
+			}
+		}
+	}
+	require.Len(t, seen, procs*10)
+	for _, tok := range seen {
+		require.Equal(t, g.Current(), tok)
+	}
+	obtains, refreshes, _ := g.Counts()
+	require.Equal(t, 1, obtains, "the fleet obtained more than once")
+	require.Zero(t, refreshes)
+	_, err := os.Stat(p)
+	require.NoError(t, err)
+	require.False(t, errors.Is(err, os.ErrNotExist))
+}
