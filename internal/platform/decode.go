@@ -111,15 +111,7 @@ func (m missing) fail() *Fail {
 	return failMsg(CodeInvalidParams, strings.Join(m, ", "))
 }
 
-// millis turns epoch milliseconds into a time (zero for 0).
-func millis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).In(wire.Beijing)
-}
-
-// msOf is the reverse of millis, with the zero time as nil (JSON null).
+// msOf is a time as epoch milliseconds, with the zero time as nil (JSON null).
 func msOf(t time.Time) any {
 	if t.IsZero() {
 		return nil
