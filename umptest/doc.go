@@ -58,6 +58,8 @@
 //
 //   - Members (3.1-3.2): a phone registers once. Calls whose open_id
 //     parameter the document describes as "open_id or phone" accept either.
+//     The member object carries the member's open_id (the example shows
+//     null there).
 //   - Member codes (3.6-3.7): 20 digits, parse for 60 s (WithMemberCodeTTL);
 //     an unknown or expired code is 110006 ("会员码已失效", the global
 //     table), not 3.7's own 110001, which the global table gives to an empty
@@ -75,7 +77,8 @@
 //   - Rollback (3.4): statement_id with a new change_id reverses that
 //     statement, once (again: 150002). change_id alone, the id of an earlier
 //     3.3 change, reverses that change, or answers 150004 if no change was
-//     made with it (then nothing moved, and the change_id stays free).
+//     made with it (then nothing moved, and the change_id stays free: a
+//     change sent later with it is applied).
 //     Rollbacks are deduplicated on their change_id (150002). rollback_score
 //     reverses part of the statement; absent or 0, all of it. Reversing
 //     points already spent is 150003. The answer carries the statement_id of

@@ -76,11 +76,11 @@ func (h *Handler) Balance(openIDOrPhone string) int64 { return h.p.Balance(openI
 
 // Kinds of Statement.
 const (
-	KindChange   = platform.KindChange   // a score change (3.3)
-	KindRollback = platform.KindRollback // a rollback (3.4)
-	KindOrder    = platform.KindOrder    // a consume order (4.1)
-	KindRefund   = platform.KindRefund   // a refund order (4.2)
-	KindAdjust   = platform.KindAdjust   // AddMember's opening balance, SetBalance
+	KindChange   = "change"   // a score change (3.3)
+	KindRollback = "rollback" // a rollback (3.4)
+	KindOrder    = "order"    // a consume order (4.1)
+	KindRefund   = "refund"   // a refund order (4.2)
+	KindAdjust   = "adjust"   // AddMember's opening balance, SetBalance
 )
 
 // Statement is one entry of a member's points ledger.
@@ -179,11 +179,11 @@ func (h *Handler) Order(orderNo string) (Order, bool) {
 
 // Coupon statuses, as 5.3 sets them and 5.5 lists them.
 const (
-	CouponInvalid    = platform.CouponInvalid
-	CouponValid      = platform.CouponValid
-	CouponUsed       = platform.CouponUsed
-	CouponInUse      = platform.CouponInUse
-	CouponNotStarted = platform.CouponNotStarted
+	CouponInvalid    = 0 // invalid or deleted
+	CouponValid      = 1
+	CouponUsed       = 2
+	CouponInUse      = 3
+	CouponNotStarted = 4
 )
 
 // Coupon is a coupon given to a member (5.2).
@@ -222,7 +222,8 @@ func (h *Handler) LastSMSCode(phone string) (string, bool) { return h.p.LastSMSC
 // IssueToken issues a token pair outside the daily limits and without
 // retiring any other token, for a test that wants a working token without
 // spending the day's one obtain: store it in a ump.TokenStore, or sign raw
-// requests with its AccessToken. Version is 0, as CompareAndSwap expects.
+// requests with its AccessToken. A later obtain (2.1) retires it like any
+// other. Version is 0, as CompareAndSwap expects.
 func (h *Handler) IssueToken() ump.Token {
 	t := h.p.IssueToken()
 	return ump.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, AccessExpiresAt: t.AccessExpiresAt,

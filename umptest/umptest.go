@@ -114,6 +114,8 @@ type Handler struct {
 	faults   map[string][]*fault
 	stats    Stats
 	requests []Request
+	// maxRequests is MaxRequests; a field so tests can lower it.
+	maxRequests int
 }
 
 // NewHandler returns an emulated gateway holding the seven levels of the
@@ -142,6 +144,8 @@ func NewHandler(opts ...Option) *Handler {
 		rng:    rand.New(rand.NewPCG(cfg.seed, cfg.seed+1)),
 		faults: map[string][]*fault{},
 		stats:  Stats{Calls: map[string]int{}},
+
+		maxRequests: MaxRequests,
 	}
 }
 
@@ -304,11 +308,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	method, _ := platform.ParsePath(r.URL.Path)
-	rec := Request{Time: h.clock.Now(), Method: method, Verb: r.Method, Query: redactQuery(r.URL.Query()), Body: body}
-	defer func() { h.finish(r.Context(), &rec, start) }()
+	rec := &Request{Time: h.clock.Now(), Method: method, Verb: r.Method, Query: redactQuery(r.URL.Query()), Body: body}
 	if err != nil {
 		rec.Status, rec.Code = http.StatusRequestEntityTooLarge, platform.CodeInvalidParams
-		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		h.respond(w, r, rec, start, plain(http.StatusRequestEntityTooLarge, "request body too large\n"))
 		return
 	}
 
@@ -319,7 +322,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			wait(r.Context(), f.Delay)
 		}
 		if !f.Kind.applies() {
-			h.preApply(w, r, f, &rec)
+			h.respond(w, r, rec, start, preApply(r, f, rec))
 			return
 		}
 	}
@@ -327,40 +330,51 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reply := h.p.Handle(platform.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: r.URL.Query(), Body: body})
 	h.count(method, reply)
 	rec.Status, rec.Code = reply.Status, reply.Code
-
+	answer := envelope(reply.Status, reply.Body)
 	switch {
 	case f != nil && f.Kind == DropAfterApply:
-		rec.Status = 0
-		drop(w)
+		rec.Status, answer = 0, drop
 	case f != nil && f.Kind == MalformedBody:
-		rec.Status = http.StatusOK
-		write(w, http.StatusOK, "application/json;charset=UTF-8", reply.Body[:len(reply.Body)/2])
-	default:
-		write(w, reply.Status, "application/json;charset=UTF-8", reply.Body)
+		rec.Status, answer = http.StatusOK, envelope(http.StatusOK, reply.Body[:len(reply.Body)/2])
 	}
+	h.respond(w, r, rec, start, answer)
 }
 
-// preApply acts out a fault that answers without applying the call.
-func (h *Handler) preApply(w http.ResponseWriter, r *http.Request, f *Fault, rec *Request) {
+// respond records the request, then answers, then logs: a client that has
+// its answer (or lost its connection) finds the request already recorded.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec *Request, start time.Time, answer func(http.ResponseWriter)) {
+	h.mu.Lock()
+	if len(h.requests) >= h.maxRequests {
+		h.requests = append(h.requests[:0], h.requests[len(h.requests)-h.maxRequests+1:]...)
+	}
+	h.requests = append(h.requests, *rec)
+	h.mu.Unlock()
+	defer h.logCall(r.Context(), rec, start) // also when drop aborts the handler
+	answer(w)
+}
+
+// preApply returns the answer of a fault that answers without applying the
+// call, and notes it in rec.
+func preApply(r *http.Request, f *Fault, rec *Request) func(http.ResponseWriter) {
 	switch f.Kind {
 	case HTTPStatus:
 		status := orDefault(f.Status, http.StatusServiceUnavailable)
 		rec.Status = status
-		write(w, status, "text/plain; charset=utf-8", []byte(strconv.Itoa(status)+" "+http.StatusText(status)+"\n"))
+		return plain(status, strconv.Itoa(status)+" "+http.StatusText(status)+"\n")
 	case SystemBusy:
 		reply := platform.SystemBusy()
 		rec.Status, rec.Code = reply.Status, reply.Code
-		write(w, reply.Status, "application/json;charset=UTF-8", reply.Body)
+		return envelope(reply.Status, reply.Body)
 	case HTMLPage:
 		status := orDefault(f.Status, http.StatusBadGateway)
 		rec.Status = status
 		text := strconv.Itoa(status) + " " + http.StatusText(status)
 		page := "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text +
 			"</h1></center>\r\n<!-- request: " + r.URL.RequestURI() + " -->\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-		write(w, status, "text/html", []byte(page))
-	case DropBeforeApply:
+		return answerWith(status, "text/html", []byte(page))
+	default: // DropBeforeApply
 		rec.Status = 0
-		drop(w)
+		return drop
 	}
 }
 
@@ -381,14 +395,8 @@ func (h *Handler) count(method string, reply platform.Reply) {
 	}
 }
 
-// finish records and logs the request.
-func (h *Handler) finish(ctx context.Context, rec *Request, start time.Time) {
-	h.mu.Lock()
-	if len(h.requests) >= MaxRequests {
-		h.requests = append(h.requests[:0], h.requests[len(h.requests)-MaxRequests+1:]...)
-	}
-	h.requests = append(h.requests, *rec)
-	h.mu.Unlock()
+// logCall logs a call, never its query or body.
+func (h *Handler) logCall(ctx context.Context, rec *Request, start time.Time) {
 	if !h.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
@@ -416,11 +424,23 @@ func redactQuery(q url.Values) url.Values {
 	return out
 }
 
-func write(w http.ResponseWriter, status int, contentType string, body []byte) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+// answerWith returns an answer of status with body.
+func answerWith(status int, contentType string, body []byte) func(http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}
+}
+
+// envelope is a JSON answer, with the Content-Type of a Java gateway.
+func envelope(status int, body []byte) func(http.ResponseWriter) {
+	return answerWith(status, "application/json;charset=UTF-8", body)
+}
+
+func plain(status int, text string) func(http.ResponseWriter) {
+	return answerWith(status, "text/plain; charset=utf-8", []byte(text))
 }
 
 // drop closes the connection without an answer.
