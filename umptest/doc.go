@@ -65,8 +65,12 @@
 //     table), not 3.7's own 110001, which the global table gives to an empty
 //     phone.
 //   - Levels (3.8): the seven of the document's example; growth values of
-//     0, 300, 1000, 3000, 6000, 10000, 20000 reach them. A consume order's
-//     order_score adds to the member's growth value.
+//     0, 300, 1000, 3000, 6000, 10000, 20000 reach them (SetLevels changes
+//     them). A consume order's order_score adds to the member's growth
+//     value. At the top level, next_level_* repeat the level and
+//     is_max_level is 1.
+//   - Paging: a page number or size below 1, or none, takes the call's
+//     default; a size above 1000 is 1001.
 //   - Points (3.3-3.5): every movement is a statement in the member's
 //     ledger and the balance is their sum. change_event is event_add or
 //     event_subtract (anything else: 150001, no rule); every parameter of
