@@ -1,0 +1,152 @@
+package platform
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/greedc/ump-go/internal/wire"
+)
+
+// decode reads the business parameters into v, a struct of lenient wire
+// types, so that numbers sent as strings and strings sent as numbers are
+// accepted the way the platform (judging by its own examples) accepts them.
+// A value of the wrong shape is a 1001 naming the parameter.
+func (r *request) decode(v any) *Fail {
+	if err := json.Unmarshal(r.params, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return failMsg(CodeInvalidParams, te.Field)
+		}
+		return failMsg(CodeInvalidParams, err.Error())
+	}
+	return nil
+}
+
+// number is a lenient decimal (Double in the document): a JSON number, a
+// numeric string, or null/"" (absent).
+type number struct {
+	v   float64
+	set bool
+}
+
+func (n *number) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		*n = number{}
+		return nil
+	}
+	s = strings.TrimSpace(strings.Trim(s, `"`))
+	if s == "" {
+		*n = number{}
+		return nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("not a number: " + s)
+	}
+	*n = number{v: v, set: true}
+	return nil
+}
+
+// optInt is a lenient integer that remembers whether it was sent.
+type optInt struct {
+	v   int64
+	set bool
+}
+
+func (n *optInt) UnmarshalJSON(b []byte) error {
+	t := bytes.TrimSpace(b)
+	if string(t) == "null" || string(t) == `""` {
+		*n = optInt{}
+		return nil
+	}
+	var v wire.Int64
+	if err := v.UnmarshalJSON(t); err != nil {
+		return err
+	}
+	*n = optInt{v: int64(v), set: true}
+	return nil
+}
+
+// blank reports a required string parameter that is missing or empty.
+func blank(s wire.String) bool { return strings.TrimSpace(string(s)) == "" }
+
+// isMobile reports an 11-digit mainland mobile number.
+func isMobile(s string) bool {
+	if len(s) != 11 || s[0] != '1' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// missing collects the names of required parameters that are absent, for
+// one 1001 naming all of them.
+type missing []string
+
+func (m *missing) str(name string, v wire.String) {
+	if blank(v) {
+		*m = append(*m, name)
+	}
+}
+
+func (m *missing) num(name string, set bool) {
+	if !set {
+		*m = append(*m, name)
+	}
+}
+
+func (m missing) fail() *Fail {
+	if len(m) == 0 {
+		return nil
+	}
+	return failMsg(CodeInvalidParams, strings.Join(m, ", "))
+}
+
+// msOf is a time as epoch milliseconds, with the zero time as nil (JSON null).
+func msOf(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// strOrNil is s, or nil (JSON null) when empty, as the document's examples
+// show unset optional strings.
+func strOrNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// text is a parameter the document types String that holds JSON text
+// (stores, items, categories): a string is kept as sent, and a bare array or
+// object is kept as its text.
+type text string
+
+func (t *text) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && (b[0] == '[' || b[0] == '{') {
+		var c bytes.Buffer
+		if err := json.Compact(&c, b); err != nil {
+			return err
+		}
+		*t = text(c.String())
+		return nil
+	}
+	var s wire.String
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*t = text(s)
+	return nil
+}

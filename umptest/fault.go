@@ -1,0 +1,90 @@
+package umptest
+
+import (
+	"strconv"
+	"time"
+)
+
+// FaultKind is a way a call can go wrong between the client and the
+// platform.
+type FaultKind int
+
+// The kinds of fault. "Applied" means the platform carried the call out (a
+// score change moved points, an order was recorded); a client that sees the
+// fault cannot tell which happened, except by the kind of failure.
+const (
+	// Delay answers normally after Fault.Delay. If the client gives up
+	// meanwhile, the wait ends early and the call is still applied: its
+	// answer is lost, as with a slow gateway that finishes the work.
+	Delay FaultKind = iota + 1
+	// HTTPStatus answers Fault.Status (default 503) with a short plain-text
+	// body, without applying the call.
+	HTTPStatus
+	// SystemBusy answers the gateway's envelope with code 500 ("系统繁忙"),
+	// HTTP 200, without applying the call.
+	SystemBusy
+	// HTMLPage answers a proxy's HTML error page with Fault.Status (default
+	// 502), without applying the call. Like some proxies' pages, it echoes
+	// the request URI, access_token and sign included, so a client's
+	// redaction of error samples is tested too.
+	HTMLPage
+	// MalformedBody applies the call, then answers HTTP 200 with the first
+	// half of the envelope: JSON cut short.
+	MalformedBody
+	// DropBeforeApply reads the request and closes the connection without
+	// applying the call or answering.
+	DropBeforeApply
+	// DropAfterApply applies the call, then closes the connection without
+	// answering: the answer is lost.
+	DropAfterApply
+)
+
+var faultNames = [...]string{Delay: "Delay", HTTPStatus: "HTTPStatus", SystemBusy: "SystemBusy", HTMLPage: "HTMLPage",
+	MalformedBody: "MalformedBody", DropBeforeApply: "DropBeforeApply", DropAfterApply: "DropAfterApply"}
+
+// String returns the kind's name, such as "DropAfterApply".
+func (k FaultKind) String() string {
+	if k > 0 && int(k) < len(faultNames) {
+		return faultNames[k]
+	}
+	if k == 0 {
+		return "none"
+	}
+	return "FaultKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// applies reports whether the platform carries the call out under the fault.
+func (k FaultKind) applies() bool {
+	switch k {
+	case HTTPStatus, SystemBusy, HTMLPage, DropBeforeApply:
+		return false
+	}
+	return true
+}
+
+// Fault describes how calls of a gateway method go wrong; see Server.Fail.
+type Fault struct {
+	Kind FaultKind
+	// Times is how many calls the fault hits before it is spent; 0 hits
+	// every call.
+	Times int
+	// Rate is the chance that a call is hit, drawn from the server's seeded
+	// generator (WithSeed); 0 hits every call.
+	Rate float64
+	// Delay is waited before the fault acts, whatever its kind: the length
+	// of a Delay fault, and a slow start for the others.
+	Delay time.Duration
+	// Status is the HTTP status of HTTPStatus (default 503) and HTMLPage
+	// (default 502).
+	Status int
+}
+
+// AnyMethod names every gateway method in Server.Fail. Faults set for a
+// method are tried before those set for AnyMethod.
+const AnyMethod = "*"
+
+// fault is a Fault as the handler keeps it, with what is left of Times.
+type fault struct {
+	Fault
+	left int
+}

@@ -1,0 +1,479 @@
+package umptest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/greedc/ump-go"
+	"github.com/greedc/ump-go/internal/platform"
+)
+
+// The app a server serves unless WithApp says otherwise.
+const (
+	DefaultAppID     = "umptest-app"
+	DefaultAppSecret = "umptest-secret-0123456789abcdef"
+)
+
+// MaxRequests is how many requests a server remembers for Requests; older
+// ones are forgotten first.
+const MaxRequests = 10000
+
+// maxBody caps a request body; a larger one is refused as 1001.
+const maxBody = 1 << 20
+
+type config struct {
+	appID, appSecret string
+	clock            *Clock
+	logger           *slog.Logger
+	seed             uint64
+	grace            time.Duration
+	obtains          int
+	refreshes        int
+	codeTTL          time.Duration
+	smsPerDay        int
+	tls              bool
+}
+
+// Option configures a Handler or Server.
+type Option func(*config)
+
+// WithApp sets the app id and secret the server accepts. The default is
+// DefaultAppID and DefaultAppSecret.
+func WithApp(appID, appSecret string) Option {
+	return func(c *config) { c.appID, c.appSecret = appID, appSecret }
+}
+
+// WithClock sets the server's clock. The default follows real time.
+func WithClock(clk *Clock) Option {
+	return func(c *config) {
+		if clk != nil {
+			c.clock = clk
+		}
+	}
+}
+
+// WithLogger logs each call at info level: the gateway method, the HTTP
+// verb and status, the envelope's code and any fault. It never logs the
+// query or body, so never a secret, token, sign or phone number. The default
+// discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithSeed seeds the generator behind tokens, open_ids, codes and the Rate
+// of faults, so a test is reproducible. The default seed is 1.
+func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
+
+// WithRefreshGrace lets an access token keep working for d after an obtain
+// or refresh replaced it. By default it stops at once; a negative d keeps
+// every access token working until its own expiry.
+func WithRefreshGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
+
+// WithTokenLimits sets how many obtains (2.1) and refreshes (2.2) the app may
+// make per Beijing day; a negative number means no limit. The default is
+// the document's: 1 and 20.
+func WithTokenLimits(obtainsPerDay, refreshesPerDay int) Option {
+	return func(c *config) { c.obtains, c.refreshes = obtainsPerDay, refreshesPerDay }
+}
+
+// WithMemberCodeTTL sets how long a member code (3.6) parses. The default
+// is 60 s.
+func WithMemberCodeTTL(d time.Duration) Option { return func(c *config) { c.codeTTL = d } }
+
+// WithSMSPerDay sets how many SMS codes one phone may receive per Beijing
+// day. The default is 10.
+func WithSMSPerDay(n int) Option { return func(c *config) { c.smsPerDay = n } }
+
+// WithTLS makes NewServer serve HTTPS, like the real gateway; Server.Client
+// trusts its certificate. NewHandler ignores it.
+func WithTLS() Option { return func(c *config) { c.tls = true } }
+
+// Handler is the emulated gateway as an http.Handler, with its state. Serve
+// it on any address (cmd/umpsandbox does); NewServer serves it on an
+// httptest server. It is safe for concurrent use.
+type Handler struct {
+	p     *platform.Platform
+	clock *Clock
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	rng      *rand.Rand
+	faults   map[string][]*fault
+	stats    Stats
+	requests []Request
+	// maxRequests is MaxRequests; a field so tests can lower it.
+	maxRequests int
+}
+
+// NewHandler returns an emulated gateway holding the seven levels of the
+// document's 3.8 example and nothing else.
+func NewHandler(opts ...Option) *Handler {
+	cfg := config{appID: DefaultAppID, appSecret: DefaultAppSecret, seed: 1}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.clock == nil {
+		cfg.clock = &Clock{}
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{
+		p: platform.New(platform.Config{
+			AppID: cfg.appID, AppSecret: cfg.appSecret, Now: cfg.clock.Now, Seed: cfg.seed,
+			RefreshGrace: cfg.grace, ObtainsPerDay: cfg.obtains, RefreshesPerDay: cfg.refreshes,
+			MemberCodeTTL: cfg.codeTTL, SMSPerDay: cfg.smsPerDay,
+		}),
+		clock:  cfg.clock,
+		log:    cfg.logger,
+		rng:    rand.New(rand.NewPCG(cfg.seed, cfg.seed+1)),
+		faults: map[string][]*fault{},
+		stats:  Stats{Calls: map[string]int{}},
+
+		maxRequests: MaxRequests,
+	}
+}
+
+// Server is a Handler served by an httptest server.
+type Server struct {
+	*Handler
+	// URL is the base URL to give ump.WithBaseURL.
+	URL string
+	// AppID and AppSecret are the app the server accepts.
+	AppID, AppSecret string
+
+	ts *httptest.Server
+}
+
+// NewServer starts an emulated gateway. Close it when done.
+func NewServer(opts ...Option) *Server {
+	cfg := config{}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	h := NewHandler(opts...)
+	var ts *httptest.Server
+	if cfg.tls {
+		ts = httptest.NewTLSServer(h)
+	} else {
+		ts = httptest.NewServer(h)
+	}
+	return &Server{Handler: h, URL: ts.URL, AppID: h.p.AppID(), AppSecret: h.p.AppSecret(), ts: ts}
+}
+
+// Close shuts the server down, waiting for calls in progress.
+func (s *Server) Close() { s.ts.Close() }
+
+// Client returns a client of the server's app, sharing the server's clock:
+//
+//	ump.NewClient(s.AppID, s.AppSecret, ump.WithBaseURL(s.URL), ump.WithClock(s.Clock().Now), opts...)
+//
+// (with the server's certificate trusted under WithTLS). It panics if an
+// option is invalid: a test's mistake, not a condition to handle.
+func (s *Server) Client(opts ...ump.Option) *ump.Client {
+	base := []ump.Option{ump.WithBaseURL(s.URL), ump.WithClock(s.Clock().Now)}
+	if s.ts.TLS != nil {
+		base = append(base, ump.WithHTTPClient(s.ts.Client()))
+	}
+	c, err := ump.NewClient(s.AppID, s.AppSecret, append(base, opts...)...)
+	if err != nil {
+		panic("umptest: Server.Client: " + err.Error())
+	}
+	return c
+}
+
+// Clock returns the gateway's clock.
+func (h *Handler) Clock() *Clock { return h.clock }
+
+// Stats counts what the gateway saw.
+type Stats struct {
+	// TokenObtains and TokenRefreshes count the tokens issued by 2.1 and
+	// 2.2 (an answer lost to DropAfterApply or MalformedBody counts: the
+	// token was issued).
+	TokenObtains, TokenRefreshes int
+	// Calls counts the requests received per gateway method, whatever
+	// became of them (faults and refusals included).
+	Calls map[string]int
+	// Rejected counts the calls refused for their credentials: a bad sign,
+	// a stale timestamp, an unknown or expired token or app id.
+	Rejected int
+}
+
+// Stats returns a copy of the counts.
+func (h *Handler) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.stats
+	s.Calls = make(map[string]int, len(h.stats.Calls))
+	for k, v := range h.stats.Calls {
+		s.Calls[k] = v
+	}
+	return s
+}
+
+// Request is a request as the gateway received it.
+type Request struct {
+	Time time.Time
+	// Method is the gateway method; Verb the HTTP method.
+	Method, Verb string
+	// Query is the query without sign, access_token and refresh_token.
+	Query url.Values
+	// Body is the body exactly as received.
+	Body []byte
+	// Status is the HTTP status answered (0 when the connection was
+	// dropped); Code the envelope's error code (0 on success).
+	Status int
+	Code   int64
+	// Fault is the fault that hit the request (0 for none).
+	Fault FaultKind
+}
+
+// Requests returns the requests received, oldest first (at most the last
+// MaxRequests).
+func (h *Handler) Requests() []Request {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Request(nil), h.requests...)
+}
+
+// ResetStats forgets the counts and the recorded requests.
+func (h *Handler) ResetStats() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stats = Stats{Calls: map[string]int{}}
+	h.requests = nil
+}
+
+// Fail makes calls of the gateway method (or of every method, AnyMethod) go
+// wrong as f describes. Several faults may be set for one method; each call
+// meets the first that hits it.
+func (h *Handler) Fail(method string, f Fault) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.faults[method] = append(h.faults[method], &fault{Fault: f, left: f.Times})
+}
+
+// ClearFaults removes every fault.
+func (h *Handler) ClearFaults() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.faults)
+}
+
+// pickFault returns the fault that hits a call of method, if any, and
+// counts the call.
+func (h *Handler) pickFault(method string) *Fault {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if method != "" {
+		h.stats.Calls[method]++
+	}
+	for _, key := range [...]string{method, AnyMethod} {
+		fs := h.faults[key]
+		for i, f := range fs {
+			if f.Rate > 0 && h.rng.Float64() >= f.Rate {
+				continue
+			}
+			picked := f.Fault
+			if f.Times > 0 {
+				if f.left--; f.left <= 0 {
+					h.faults[key] = append(fs[:i:i], fs[i+1:]...)
+				}
+			}
+			return &picked
+		}
+	}
+	return nil
+}
+
+// ServeHTTP implements http.Handler: the fault, if any, then the platform.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	method, _ := platform.ParsePath(r.URL.Path)
+	rec := &Request{Time: h.clock.Now(), Method: method, Verb: r.Method, Query: redactQuery(r.URL.Query()), Body: body}
+	if err != nil {
+		rec.Status, rec.Code = http.StatusRequestEntityTooLarge, platform.CodeInvalidParams
+		h.respond(w, r, rec, start, plain(http.StatusRequestEntityTooLarge, "request body too large\n"))
+		return
+	}
+
+	f := h.pickFault(method)
+	if f != nil {
+		rec.Fault = f.Kind
+		if f.Delay > 0 {
+			wait(r.Context(), f.Delay)
+		}
+		if !f.Kind.applies() {
+			h.respond(w, r, rec, start, preApply(r, f, rec))
+			return
+		}
+	}
+
+	reply := h.p.Handle(platform.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: r.URL.Query(), Body: body})
+	h.count(method, reply)
+	rec.Status, rec.Code = reply.Status, reply.Code
+	answer := envelope(reply.Status, reply.Body)
+	switch {
+	case f != nil && f.Kind == DropAfterApply:
+		rec.Status, answer = 0, drop
+	case f != nil && f.Kind == MalformedBody:
+		rec.Status, answer = http.StatusOK, envelope(http.StatusOK, reply.Body[:len(reply.Body)/2])
+	}
+	h.respond(w, r, rec, start, answer)
+}
+
+// respond records the request, then answers, then logs: a client that has
+// its answer (or lost its connection) finds the request already recorded.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec *Request, start time.Time, answer func(http.ResponseWriter)) {
+	h.mu.Lock()
+	if len(h.requests) >= h.maxRequests {
+		h.requests = append(h.requests[:0], h.requests[len(h.requests)-h.maxRequests+1:]...)
+	}
+	h.requests = append(h.requests, *rec)
+	h.mu.Unlock()
+	defer h.logCall(r.Context(), rec, start) // also when drop aborts the handler
+	answer(w)
+}
+
+// preApply returns the answer of a fault that answers without applying the
+// call, and notes it in rec.
+func preApply(r *http.Request, f *Fault, rec *Request) func(http.ResponseWriter) {
+	switch f.Kind {
+	case HTTPStatus:
+		status := orDefault(f.Status, http.StatusServiceUnavailable)
+		rec.Status = status
+		return plain(status, strconv.Itoa(status)+" "+http.StatusText(status)+"\n")
+	case SystemBusy:
+		reply := platform.SystemBusy()
+		rec.Status, rec.Code = reply.Status, reply.Code
+		return envelope(reply.Status, reply.Body)
+	case HTMLPage:
+		status := orDefault(f.Status, http.StatusBadGateway)
+		rec.Status = status
+		text := strconv.Itoa(status) + " " + http.StatusText(status)
+		page := "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text +
+			"</h1></center>\r\n<!-- request: " + r.URL.RequestURI() + " -->\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+		return answerWith(status, "text/html", []byte(page))
+	default: // DropBeforeApply
+		rec.Status = 0
+		return drop
+	}
+}
+
+// count updates the stats from the platform's reply.
+func (h *Handler) count(method string, reply platform.Reply) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if reply.Rejected {
+		h.stats.Rejected++
+	}
+	if reply.Code == 0 && reply.Status == http.StatusOK {
+		switch method {
+		case "dss.auth.token.query":
+			h.stats.TokenObtains++
+		case "dss.auth.token.refresh":
+			h.stats.TokenRefreshes++
+		}
+	}
+}
+
+// logCall logs a call, never its query or body.
+func (h *Handler) logCall(ctx context.Context, rec *Request, start time.Time) {
+	if !h.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("method", rec.Method), slog.String("verb", rec.Verb), slog.Int("status", rec.Status)}
+	if rec.Code != 0 {
+		attrs = append(attrs, slog.Int64("code", rec.Code))
+	}
+	if rec.Fault != 0 {
+		attrs = append(attrs, slog.String("fault", rec.Fault.String()))
+	}
+	attrs = append(attrs, slog.Duration("elapsed", time.Since(start)))
+	h.log.LogAttrs(ctx, slog.LevelInfo, "umptest: call", attrs...)
+}
+
+// redactQuery drops the credentials from a recorded query.
+func redactQuery(q url.Values) url.Values {
+	out := make(url.Values, len(q))
+	for k, v := range q {
+		switch k {
+		case "sign", "access_token", "refresh_token":
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// answerWith returns an answer of status with body.
+func answerWith(status int, contentType string, body []byte) func(http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}
+}
+
+// envelope is a JSON answer, with the Content-Type of a Java gateway.
+func envelope(status int, body []byte) func(http.ResponseWriter) {
+	return answerWith(status, "application/json;charset=UTF-8", body)
+}
+
+func plain(status int, text string) func(http.ResponseWriter) {
+	return answerWith(status, "text/plain; charset=utf-8", []byte(text))
+}
+
+// drop closes the connection without an answer.
+func drop(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // HTTP/2: abort the stream
+}
+
+// wait sleeps for d, or until the client gives up.
+func wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func orDefault(v, d int) int {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// mustf panics with a umptest message: seeding mistakes are a test's bugs.
+func mustf(err error, format string, args ...any) {
+	if err != nil {
+		panic(fmt.Sprintf("umptest: "+format+": %v", append(args, err)...))
+	}
+}
