@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -282,6 +283,26 @@ type TokenStatus struct {
 	Obtains, Refreshes int
 	// Budget is the allowance the counts are measured against.
 	Budget TokenBudget
+}
+
+// MarshalJSON encodes the status for a health endpoint or a JSON log
+// without the tokens (Token itself encodes in full, for token stores).
+func (ts TokenStatus) MarshalJSON() ([]byte, error) {
+	t := ts.Token
+	return json.Marshal(struct {
+		AccessToken      string
+		RefreshToken     string
+		AccessExpiresAt  time.Time
+		RefreshExpiresAt time.Time
+		ObtainedAt       time.Time
+		RefreshedAt      time.Time
+		Version          int64
+		Day              string
+		Obtains          int
+		Refreshes        int
+		Budget           TokenBudget
+	}{redact.Credential(t.AccessToken), redact.Credential(t.RefreshToken), t.AccessExpiresAt, t.RefreshExpiresAt,
+		t.ObtainedAt, t.RefreshedAt, t.Version, ts.Day, ts.Obtains, ts.Refreshes, ts.Budget})
 }
 
 // Status reads the stored token and today's token-call counts, spending
