@@ -655,7 +655,7 @@ func (c *Client) judge(ep *endpoint, status int, body []byte, cred string, dec d
 	if h.empty && ep.blankIsSuccess && status == http.StatusOK {
 		return done, nil
 	}
-	apiErr := &APIError{Method: ep.method, HTTPStatus: status, Code: h.code, Message: h.message}
+	apiErr := &APIError{Method: ep.method, HTTPStatus: status, Code: h.code, Message: c.scrub(h.message, cred)}
 	switch {
 	case status == http.StatusUnauthorized || c.tokenInvalid[h.code]:
 		apiErr.tokenInvalid = true
@@ -666,6 +666,18 @@ func (c *Client) judge(ep *endpoint, status int, body []byte, cred string, dec d
 		return ambiguous, apiErr
 	}
 	return done, apiErr
+}
+
+// scrub removes the app secret and the request's credential from a message
+// the gateway sent back (a rejection may echo the token it rejected); the
+// rest stays verbatim.
+func (c *Client) scrub(msg, cred string) string {
+	for _, secret := range [...]string{c.appSecret, cred} {
+		if len(secret) >= 4 && strings.Contains(msg, secret) {
+			msg = strings.ReplaceAll(msg, secret, "***")
+		}
+	}
+	return msg
 }
 
 func (c *Client) responseError(ep *endpoint, status int, body []byte, cred string, err error) *ResponseError {
