@@ -204,9 +204,16 @@ func newAuthService(c *Client, store TokenStore, window time.Duration, budget To
 		store:    store,
 		window:   window,
 		budget:   budget,
-		leaseTTL: 2*c.rc.GetClient().Timeout + 5*time.Second,
+		leaseTTL: leaseTTL(c.rc.GetClient().Timeout, c.retry),
 		turn:     make(chan struct{}, 1),
 	}
+}
+
+// leaseTTL outlives a whole token call, every attempt and backoff wait
+// included: a lease that lapsed mid-call would let a second process spend a
+// refresh too.
+func leaseTTL(timeout time.Duration, p RetryPolicy) time.Duration {
+	return time.Duration(p.MaxAttempts)*timeout + time.Duration(p.MaxAttempts-1)*p.MaxBackoff + 5*time.Second
 }
 
 var (
@@ -373,7 +380,7 @@ func (s *AuthService) noteRenewal(ctx context.Context, err error) {
 		s.failures, s.failedErr, s.retryAt = 0, nil, time.Time{}
 		return
 	}
-	if ctx.Err() != nil {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 		return // this caller gave up; that says nothing about the platform
 	}
 	s.failures++
@@ -551,8 +558,25 @@ func (s *AuthService) release(ctx context.Context, release func(context.Context)
 	}
 }
 
+// detach returns the context for a token call: once the call is budgeted it
+// is seen through and its result stored even if the caller that started it
+// gives up, because a token call cut off mid-way costs a budgeted call and
+// leaves the next caller to spend another. leaseTTL bounds it.
+func (s *AuthService) detach(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err // nothing spent yet: give up now
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.leaseTTL)
+	return dctx, cancel, nil
+}
+
 // obtain spends an obtain and calls 2.1; the caller holds the lease.
 func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
+	ctx, cancel, err := s.detach(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	defer cancel()
 	c := s.client
 	now := c.now()
 	if _, err := s.store.Spend(ctx, c.appID, TokenObtain, BeijingDay(now), s.budget.ObtainsPerDay); err != nil {
@@ -577,6 +601,11 @@ func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
 // refresh spends a refresh (within limit) and calls 2.2 with st's refresh
 // token; store says whether to write the result to the store.
 func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bool) (Token, error) {
+	ctx, cancel, err := s.detach(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	defer cancel()
 	c := s.client
 	now := c.now()
 	if _, err := s.store.Spend(ctx, c.appID, TokenRefresh, BeijingDay(now), limit); err != nil {

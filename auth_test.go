@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -645,4 +646,53 @@ func TestTokenNeverPrinted(t *testing.T) {
 	require.Contains(t, tok.String(), "version:3")
 	require.Equal(t, "ump.Token{none}", Token{}.String())
 	require.True(t, strings.Contains(logs.String(), "version=3"), logs.String())
+}
+
+func TestLeaseOutlivesATokenCall(t *testing.T) {
+	c, err := NewClient(testAppID, testAppSecret, WithTimeout(10*time.Second),
+		WithRetry(RetryPolicy{MaxAttempts: 3, InitialBackoff: time.Second, MaxBackoff: 4 * time.Second}))
+	require.NoError(t, err)
+	// Three attempts of 10 s and two waits of at most 4 s.
+	require.Greater(t, c.Auth.leaseTTL, 3*10*time.Second+2*4*time.Second)
+}
+
+func TestTokenCallOutlivesTheCallerThatStartedIt(t *testing.T) {
+	// The caller that triggered a refresh gives up while the refresh is in
+	// flight: the refresh (already counted against the budget) completes and
+	// is stored, so the next caller does not spend another.
+	c, g := setup(t, WithTokenStore(storeWith(t, tokenAt(time.Now(), -time.Minute))))
+	g.reply(epRead.method, `{"success":true,"data":{}}`)
+	g.reply(epWrite.method, `{"success":true,"data":{}}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	g.handle(epRefresh.method, func(w http.ResponseWriter, r *http.Request) {
+		cancel()
+		select {
+		case <-r.Context().Done(): // the client hung up: the refresh is lost
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		_, _ = io.WriteString(w, `{"success":true,"data":{"access_token":"at-refreshed-0123456789ABCDEF01234","expire_in":7200}}`)
+	})
+	_, _, err := call[echoOut](ctx, c, &epWrite, map[string]string{"order_no": "A1"})
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, errors.Is(err, ErrOutcomeUnknown), "the write was never sent: %v", err)
+
+	_, _, err = call[echoOut](context.Background(), c, &epRead, nil)
+	require.NoError(t, err)
+	var refreshes, writes int
+	for _, r := range g.calls() {
+		switch r.Method {
+		case epRefresh.method:
+			refreshes++
+		case epWrite.method:
+			writes++
+		case epRead.method:
+			require.Equal(t, "at-refreshed-0123456789ABCDEF01234", r.Query.Get("access_token"))
+		}
+	}
+	require.Equal(t, 1, refreshes)
+	require.Equal(t, 0, writes)
+	st, err := c.Auth.Status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "at-refreshed-0123456789ABCDEF01234", st.Token.AccessToken, "stored for other processes too")
 }

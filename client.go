@@ -511,17 +511,18 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred str
 	}
 	tokenRetried := false
 	for attempt := 1; ; attempt++ {
-		if cerr := ctx.Err(); cerr != nil {
-			// The context ended before this attempt was sent: whatever
-			// came before, this attempt cannot have reached the gateway.
-			return fmt.Errorf("ump: %s: %w", ep.method, cerr)
-		}
 		value := cred
 		if ep.cred == credAccessToken {
 			var err error
 			if value, err = c.Auth.AccessToken(ctx); err != nil {
 				return err
 			}
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			// The context ended before this attempt was sent (perhaps
+			// while a token was renewed): this attempt cannot have reached
+			// the gateway, and earlier ones were settled.
+			return fmt.Errorf("ump: %s: %w", ep.method, cerr)
 		}
 		v, err := c.attempt(ctx, ep, payload, value, attempt, dec)
 		switch {
