@@ -217,6 +217,17 @@ func TestTokenRejected(t *testing.T) {
 		require.EqualValues(t, 2, got.Code)
 		require.Equal(t, 1, m.count(epRefresh.method))
 	})
+	t.Run("a configured code always: one refresh, one repeat", func(t *testing.T) {
+		c, m := mockSetup(t, nil, WithTokenInvalidCodes(40014))
+		m.reply(epRead.method, `{"success":false,"error_code":40014,"error_message":"不合法的access_token"}`)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		require.True(t, errors.Is(err, ErrTokenInvalid), "%v", err)
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr)
+		require.Equal(t, int64(40014), apiErr.Code)
+		require.Equal(t, 2, m.count(epRead.method))
+		require.Equal(t, 1, m.count(epRefresh.method))
+	})
 	t.Run("an unconfigured code is just an error", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.reply(epRead.method, `{"success":false,"error_code":40014,"error_message":"不合法的access_token"}`)
