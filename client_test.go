@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -278,7 +280,7 @@ func TestRequestOnTheWire(t *testing.T) {
 	require.Equal(t, "pos-sync/2.0", r.Header.Get("User-Agent"))
 
 	// Public parameters in the query, nothing else.
-	require.ElementsMatch(t, []string{"access_token", "timestamp", "sign"}, slices.Collect(mapsKeys(r.Query)))
+	require.ElementsMatch(t, []string{"access_token", "timestamp", "sign"}, slices.Collect(maps.Keys(r.Query)))
 	require.Equal(t, testAccessToken, r.Query.Get("access_token"))
 	require.Equal(t, strconv.FormatInt(clk.Peek().UnixMilli(), 10), r.Query.Get("timestamp"))
 	// The sign verifies over the exact bytes sent, recomputed from the raw
@@ -289,16 +291,6 @@ func TestRequestOnTheWire(t *testing.T) {
 	// Changing one byte of the body breaks it: the sign covers the body.
 	_, other := rawSign(t, r.RawQuery, bytes.Replace(r.Body, []byte("12.5"), []byte("12.6"), 1), testAppSecret)
 	require.NotEqual(t, other, sent)
-}
-
-func mapsKeys(v url.Values) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range v {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func TestTokenCallCarriesAppIDAndNoBody(t *testing.T) {
@@ -540,15 +532,30 @@ func TestContextDeadline(t *testing.T) {
 	}
 }
 
+// onMessage is a slog handler that runs f when a record with msg is logged.
+type onMessage struct {
+	slog.Handler
+	msg string
+	f   func()
+}
+
+func (h onMessage) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h onMessage) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.f()
+	}
+	return nil
+}
+
 func TestBackoffWaitEndsWithTheContext(t *testing.T) {
 	long := RetryPolicy{MaxAttempts: 5, InitialBackoff: time.Hour, MaxBackoff: time.Hour}
-	c, m := mockSetup(t, nil, WithRetry(long))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	m.route(epRead.method, func(wireReq, int) (*http.Response, error) {
-		cancel() // the caller gives up while the SDK waits to retry
-		return jsonResponse(200, `{"success":false,"error_code":500,"error_message":"系统繁忙"}`), nil
-	})
+	// The caller gives up just as the SDK starts waiting to retry.
+	logger := slog.New(onMessage{Handler: slog.DiscardHandler, msg: "ump: retrying", f: cancel})
+	c, m := mockSetup(t, nil, WithRetry(long), WithLogger(logger))
+	m.reply(epRead.method, `{"success":false,"error_code":500,"error_message":"系统繁忙"}`)
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := call[echoOut](ctx, c, &epRead, nil)
