@@ -23,6 +23,7 @@ import (
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/greedc/ump-go/internal/wire"
 )
@@ -825,4 +826,20 @@ func TestPages(t *testing.T) {
 		}
 		require.Equal(t, []int{1, 2}, fetched)
 	})
+}
+
+// TestNoGoroutineOutlivesACall: calls, retries, renewals and a wait for
+// another process's lease leave nothing running behind them.
+func TestNoGoroutineOutlivesACall(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx := context.Background()
+	c, m := mockSetup(t, storeWith(t, tokenAt(time.Now(), -time.Minute)))
+	m.sequence(epRead.method, answer200(`{"success":false,"error_code":500}`), answer200(`{"success":true,"data":{}}`))
+	_, _, err := call[echoOut](ctx, c, &epRead, nil)
+	require.NoError(t, err)
+	dctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	<-dctx.Done()
+	_, _, err = call[echoOut](dctx, c, &epRead, nil)
+	require.Error(t, err)
 }
