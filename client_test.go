@@ -372,17 +372,6 @@ func TestRetryOffWithOneAttempt(t *testing.T) {
 	require.Equal(t, 1, m.count(epRead.method))
 }
 
-// hangUp closes the connection without answering, after reading the request.
-func hangUp(t *testing.T) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Errorf("hijack: %v", err)
-			return
-		}
-		_ = conn.Close()
-	}
-}
 
 func TestDroppedConnection(t *testing.T) {
 	t.Run("non-idempotent: outcome unknown, one request", func(t *testing.T) {

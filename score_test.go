@@ -17,18 +17,6 @@ import (
 	"github.com/greedc/ump-go/internal/wire"
 )
 
-// hangUp is a handler that reads the request and closes the connection
-// without answering: the request reached the gateway, the outcome is unknown.
-func hangUp(t *testing.T) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Errorf("hijack: %v", err)
-			return
-		}
-		_ = conn.Close()
-	}
-}
 
 // sequence answers the n-th request with handlers[n], repeating the last.
 func sequence(handlers ...http.HandlerFunc) http.HandlerFunc {
