@@ -3,62 +3,48 @@ package ump_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"time"
 
 	ump "github.com/greedc/ump-go"
+	"github.com/greedc/ump-go/umptest"
 )
 
-// ExampleNewClient builds a client for an app and lets it obtain its first
-// access token. The test server stands in for the gateway and checks every
-// request's sign with ump.Sign, as the platform does.
+// ExampleNewClient builds a client for an app and makes a first call. The
+// first call that needs a token obtains one (section 2.1, allowed once a
+// day); later calls reuse it and refresh it shortly before it expires.
+// umptest stands in for the gateway here and checks every request's sign,
+// timestamp and token as the platform does.
 func ExampleNewClient() {
-	const appID, appSecret = "wkb1ag2hdad7e6jw1r", "your-app-secret"
-	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		q := r.URL.Query()
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case q.Get("sign") != ump.Sign(q, body, appSecret):
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = io.WriteString(w, `{"success":false,"error_message":"sign mismatch"}`)
-		case r.URL.Path == "/gw/gateway/dss.auth.token.query/v1":
-			_, _ = io.WriteString(w, `{"success":true,"data":{"access_token":"atB1ABA5C50C41C5FEE3E911EC8020C32C",`+
-				`"refresh_token":"rt5ED02D25F23917092218565B9DDAF657","expire_in":7200}}`)
-		case r.URL.Path == "/gw/gateway/wk.user.info.query/v1":
-			_, _ = io.WriteString(w, `{"success":true,"data":{"open_id":"o-1","phone":"13800000000","score":100}}`)
-		default:
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
+	gateway := umptest.NewServer()
 	defer gateway.Close()
+	gateway.AddMember(umptest.Member{Phone: "13800000000", Nickname: "张三"})
 
-	c, err := ump.NewClient(appID, appSecret, ump.WithBaseURL(gateway.URL))
+	c, err := ump.NewClient(gateway.AppID, gateway.AppSecret,
+		ump.WithBaseURL(gateway.URL), // your gateway's address
+		ump.WithTimeout(5*time.Second),
+	)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	ctx := context.Background()
-	// The first call that needs a token obtains one (section 2.1, once a
-	// day); later calls reuse it and refresh it shortly before it expires.
-	token, err := c.Auth.AccessToken(ctx)
+	m, err := c.Member.Get(ctx, ump.MemberQuery{Phone: "13800000000"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("token length:", len(token))
+	fmt.Println("member:", m.Nickname)
 
 	st, err := c.Auth.Status(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("app %s: %d obtain and %d refreshes spent today\n", c.AppID(), st.Obtains, st.Refreshes)
+	fmt.Printf("%d obtain and %d refreshes spent today\n", st.Obtains, st.Refreshes)
 	// Output:
-	// token length: 34
-	// app wkb1ag2hdad7e6jw1r: 1 obtain and 0 refreshes spent today
+	// member: 张三
+	// 1 obtain and 0 refreshes spent today
 }
 
 // ExampleSign reproduces the example of the platform document's section 1.
