@@ -356,10 +356,15 @@ func (discardLogger) Debugf(string, ...any) {}
 //     every call;
 //   - timeouts, resets, HTTP 502/503/504, malformed answers and code 500
 //     "system busy" are repeated for reads and for calls the gateway
-//     deduplicates (change_id calls, coupon status sync);
+//     deduplicates (rollbacks, coupon status sync);
+//   - a score change is repeated after "system busy" under its change_id;
+//     after an ambiguous failure the SDK resolves it (ScoreService.Change);
 //   - member creation, order sync, coupon give and verify and SMS send are
 //     never repeated after the request may have reached the gateway: an
 //     ambiguous failure returns an *OutcomeUnknownError instead.
+//
+// The policy also bounds the resolution of a score change: at most
+// MaxAttempts sends of the change.
 type RetryPolicy struct {
 	// MaxAttempts is the number of attempts, the first included (>= 1).
 	MaxAttempts int
@@ -409,6 +414,12 @@ type endpoint struct {
 	// blankIsSuccess accepts an empty answer or "{}" with HTTP 200 as success
 	// (the SMS calls show no answer at all, NOTES.md #19).
 	blankIsSuccess bool
+	// busyRetry repeats a call that is not idempotent after "system busy"
+	// (code 500), a definite refusal, because the gateway deduplicates it on
+	// a key: a repeat of a call that did apply is refused as a duplicate.
+	// Its ambiguous failures still end the call (score changes, which
+	// resolve them through the key).
+	busyRetry bool
 }
 
 // page is the paging information of a paged answer.
@@ -551,7 +562,7 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 				return errors.Join(err, rerr)
 			}
 			continue
-		case v == busy && !ep.idempotent:
+		case v == busy && !ep.idempotent && !ep.busyRetry:
 			return err
 		case v == ambiguous && !ep.idempotent:
 			return &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
