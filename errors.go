@@ -248,8 +248,13 @@ func (e *ResponseError) Unwrap() error { return e.Err }
 type OutcomeUnknownError struct {
 	// Method is the gateway method.
 	Method string
-	// Key names the request so the caller can reconcile it, such as
-	// "order_no=A123" or "change_id=...". Empty when the call has no key.
+	// Key names the request so the caller can settle it: "order_no=A123"
+	// for an order (settle it with Order.ResolveConsume or ResolveRefund,
+	// which send the same order_no again and read a duplicate answer as
+	// "it had applied"), "change_id=..." for a score change that Change
+	// could not resolve (see ScoreChangeUnresolvedError and Score.Resolve).
+	// Empty when the call has no key (member creation, coupon give and
+	// verify, SMS send: look before sending again; see the README).
 	Key string
 	// Err is what happened: a *TransportError, *ResponseError or a context
 	// error.

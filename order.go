@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sort"
 	"strings"
@@ -23,6 +24,12 @@ type OrderService service
 var (
 	epConsumeOrder = endpoint{method: "wk.user.consume.order"}
 	epRefundOrder  = endpoint{method: "wk.user.refund.order"}
+	// The same calls as ResolveConsume and ResolveRefund send them: these
+	// count on the gateway refusing an order_no it has seen (150002), and
+	// where it does, a repeat cannot apply twice, so they are repeated like
+	// reads.
+	epConsumeOrderResolve = endpoint{method: "wk.user.consume.order", idempotent: true}
+	epRefundOrderResolve  = endpoint{method: "wk.user.refund.order", idempotent: true}
 )
 
 // OrderDetails are the fields a sale (section 4.1) and a return (4.2) share.
@@ -115,6 +122,10 @@ type ConsumeOrderResult struct {
 	OrderScore int64
 	// OrderID is the platform's id of the order.
 	OrderID int64
+	// AlreadyApplied is set by ResolveConsume when the gateway refused the
+	// order_no as already synced (150002): the sale had been applied by the
+	// call whose outcome was unknown. The other fields are then zero.
+	AlreadyApplied bool
 }
 
 // RefundOrderResult is the answer to a return.
@@ -123,6 +134,9 @@ type RefundOrderResult struct {
 	StatementID string
 	// OrderScore is the points taken back.
 	OrderScore int64
+	// AlreadyApplied is set by ResolveRefund when the gateway refused the
+	// order_no as already synced (150002), like ConsumeOrderResult's.
+	AlreadyApplied bool
 }
 
 // Material is one line of goods (an element of material_info), with the
@@ -150,10 +164,38 @@ type Settlement struct {
 	Extra map[string]any
 }
 
-// SyncConsume reports a sale. It is not repeated once the request may have
-// reached the gateway: an ambiguous failure returns an *OutcomeUnknownError
-// whose Key is "order_no=<OrderNo>".
+// SyncConsume reports a sale.
+//
+// It is not repeated once the request may have reached the gateway: the
+// document does not say that the gateway deduplicates order_no, so a second
+// send might grant the points twice. An ambiguous failure (a timeout, a
+// reset, a proxy's error page, a cut-off answer) returns an
+// *OutcomeUnknownError whose Key is "order_no=<OrderNo>"; settle it with
+// ResolveConsume. A "system busy" answer is definite (nothing applied) and
+// is returned as an *APIError.
 func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
+	return s.consume(ctx, req, false)
+}
+
+// ResolveConsume settles a sale whose SyncConsume ended with an unknown
+// outcome: it sends the same order again, same order_no, and reads the
+// answer. Success means the first call had not applied and this one did. A
+// duplicate answer (150002, "unique id already exists") means the first call
+// had applied: the result has AlreadyApplied set and there is no error.
+// Because it counts on that duplicate answer, ResolveConsume repeats
+// ambiguous failures like a read, within the RetryPolicy; if none of its
+// attempts is answered it returns an *OutcomeUnknownError again, and can be
+// run again later (persist the request: it is JSON-serialisable).
+//
+// This relies on the gateway refusing an order_no it has already synced,
+// which the test gateway (umptest) does but the document does not promise:
+// confirm it with the platform before relying on ResolveConsume, or settle
+// the order by other means (the platform's back office).
+func (s *OrderService) ResolveConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
+	return s.consume(ctx, req, true)
+}
+
+func (s *OrderService) consume(ctx context.Context, req *ConsumeOrderRequest, resolving bool) (*ConsumeOrderResult, error) {
 	if req == nil {
 		req = &ConsumeOrderRequest{}
 	}
@@ -162,17 +204,31 @@ func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	d, _, err := callKeyed[orderData](ctx, s.client, &epConsumeOrder, req.body(""), "order_no="+req.OrderNo)
+	d, applied, err := s.sync(ctx, &epConsumeOrder, &epConsumeOrderResolve, resolving, req.body(""), req.OrderNo)
 	if err != nil {
 		return nil, err
 	}
-	return &ConsumeOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), OrderID: int64(d.OrderID)}, nil
+	return &ConsumeOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), OrderID: int64(d.OrderID),
+		AlreadyApplied: applied}, nil
 }
 
 // SyncRefund reports a return. Like SyncConsume it is never repeated after
 // an ambiguous failure, which returns an *OutcomeUnknownError whose Key is
-// "order_no=<OrderNo>".
+// "order_no=<OrderNo>"; settle it with ResolveRefund.
 func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
+	return s.refund(ctx, req, false)
+}
+
+// ResolveRefund settles a return whose SyncRefund ended with an unknown
+// outcome, as ResolveConsume does for a sale: the same order_no is sent
+// again, and a duplicate answer (150002) means the return had applied
+// (AlreadyApplied). The same caveat holds: the document does not promise
+// that the gateway refuses a repeated order_no.
+func (s *OrderService) ResolveRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
+	return s.refund(ctx, req, true)
+}
+
+func (s *OrderService) refund(ctx context.Context, req *RefundOrderRequest, resolving bool) (*RefundOrderResult, error) {
 	if req == nil {
 		req = &RefundOrderRequest{}
 	}
@@ -182,11 +238,33 @@ func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) 
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	d, _, err := callKeyed[orderData](ctx, s.client, &epRefundOrder, req.body(req.ParentOrderNo), "order_no="+req.OrderNo)
+	d, applied, err := s.sync(ctx, &epRefundOrder, &epRefundOrderResolve, resolving, req.body(req.ParentOrderNo), req.OrderNo)
 	if err != nil {
 		return nil, err
 	}
-	return &RefundOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore)}, nil
+	return &RefundOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), AlreadyApplied: applied}, nil
+}
+
+// sync sends an order through ep, or, resolving an unknown outcome, through
+// resolveEp, where a duplicate answer means "applied before" and every
+// failure short of a definite answer leaves the outcome unknown.
+func (s *OrderService) sync(ctx context.Context, ep, resolveEp *endpoint, resolving bool, body *orderBody, orderNo string) (orderData, bool, error) {
+	key := "order_no=" + orderNo
+	if !resolving {
+		d, _, err := callKeyed[orderData](ctx, s.client, ep, body, key)
+		return d, false, err
+	}
+	d, _, err := callKeyed[orderData](ctx, s.client, resolveEp, body, key)
+	var apiErr *APIError
+	switch {
+	case err == nil:
+		return d, false, nil
+	case errors.Is(err, duplicateKey):
+		return orderData{}, true, nil
+	case errors.As(err, &apiErr):
+		return d, false, err // definite: this send was refused
+	}
+	return d, false, &OutcomeUnknownError{Method: resolveEp.method, Key: key, Err: err}
 }
 
 // check records the shared rules. Values are never repeated in the reasons:

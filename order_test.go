@@ -221,3 +221,48 @@ func TestOrderLogValueMasksPersonalData(t *testing.T) {
 	require.Contains(t, out, `"order_amount":"1000.40"`)
 	require.Contains(t, out, `"parent_order_no":"P1"`)
 }
+
+func TestOrderResolveSendsTheSameOrder(t *testing.T) {
+	dup := `{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`
+	o := fullOrder()
+	t.Run("duplicate: it had applied", func(t *testing.T) {
+		c, g := setup(t)
+		g.reply("wk.user.consume.order", dup)
+		g.reply("wk.user.refund.order", dup)
+		res, err := c.Order.ResolveConsume(context.Background(), &ConsumeOrderRequest{o})
+		require.NoError(t, err)
+		require.Equal(t, &ConsumeOrderResult{AlreadyApplied: true}, res)
+		ref, err := c.Order.ResolveRefund(context.Background(), &RefundOrderRequest{OrderDetails: o, ParentOrderNo: "P1"})
+		require.NoError(t, err)
+		require.Equal(t, &RefundOrderResult{AlreadyApplied: true}, ref)
+	})
+	t.Run("success: applied now", func(t *testing.T) {
+		c, g := setup(t)
+		g.reply("wk.user.consume.order", fixture(t, "order-consume.json"))
+		first, err := c.Order.SyncConsume(context.Background(), &ConsumeOrderRequest{o})
+		require.NoError(t, err)
+		res, err := c.Order.ResolveConsume(context.Background(), &ConsumeOrderRequest{o})
+		require.NoError(t, err)
+		require.Equal(t, first, res)
+		calls := g.calls()
+		require.Len(t, calls, 2)
+		require.Equal(t, calls[0].Body, calls[1].Body, "the same order, same order_no")
+	})
+	t.Run("unanswered: repeated, then still unknown", func(t *testing.T) {
+		c, g := setup(t) // MaxAttempts 3
+		g.handle("wk.user.refund.order", hangUp(t))
+		_, err := c.Order.ResolveRefund(context.Background(), &RefundOrderRequest{OrderDetails: o, ParentOrderNo: "P1"})
+		var unknown *OutcomeUnknownError
+		require.ErrorAs(t, err, &unknown)
+		require.Equal(t, "order_no=66239d2848de", unknown.Key)
+		require.Equal(t, "wk.user.refund.order", unknown.Method)
+		require.Len(t, g.calls(), 3)
+	})
+	t.Run("definite failure", func(t *testing.T) {
+		c, g := setup(t)
+		g.reply("wk.user.refund.order", `{"success":false,"error_code":120002,"error_message":"订单不存在","data":null}`)
+		_, err := c.Order.ResolveRefund(context.Background(), &RefundOrderRequest{OrderDetails: o, ParentOrderNo: "P1"})
+		require.ErrorIs(t, err, ErrOrderNotFound)
+		require.NotErrorIs(t, err, ErrOutcomeUnknown)
+	})
+}

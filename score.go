@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"iter"
+	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/greedc/ump-go/internal/redact"
 	"github.com/greedc/ump-go/internal/wire"
 )
 
@@ -16,11 +21,26 @@ import (
 type ScoreService service
 
 var (
-	epScoreChange = endpoint{method: "wk.user.event.score.change"}
+	// A change is deduplicated on change_id, so "system busy" is repeated;
+	// an ambiguous failure is resolved by Change (section 3.4).
+	epScoreChange = endpoint{method: "wk.user.event.score.change", busyRetry: true}
 	// The gateway deduplicates rollbacks on change_id (section 3.4), so a
 	// repeat cannot reverse points twice.
 	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", idempotent: true}
 	epScoreRecords  = endpoint{method: "wk.user.score.record", idempotent: true}
+)
+
+// The answers that settle an unknown outcome, each set kept in this one
+// place so that a code the real gateway turns out to use is one edit.
+var (
+	// duplicateKey: the key of the call (change_id, order_no) was used
+	// before, so the call it names had already been applied.
+	duplicateKey = ErrDuplicateChangeID // 150002
+	// noSuchChange: a rollback by change_id alone found no change made with
+	// that change_id, so nothing moved. 150004 is the error table's "score
+	// statement not found"; 1005 is what 3.4's own example answers (marked
+	// "返回code以实际为准", the real code may differ).
+	noSuchChange = code("no score change was made with this change_id", 150004, 1005)
 )
 
 // ChangeEvent is a score change event registered on the platform; the
@@ -73,10 +93,34 @@ type ScoreChangeRequest struct {
 	ChangeID string `json:"change_id"`
 }
 
+// LogValue implements slog.LogValuer: the change's keys and amount, with
+// OpenID masked when it is a phone number.
+func (r ScoreChangeRequest) LogValue() slog.Value {
+	openID := r.OpenID
+	if isMobile(openID) {
+		openID = redact.Phone(openID)
+	}
+	return slog.GroupValue(
+		slog.String("change_id", r.ChangeID), slog.String("open_id", openID),
+		slog.Int64("score", r.Score), slog.String("change_event", string(r.ChangeEvent)),
+		slog.String("out_biz_no", r.OutBizNo),
+	)
+}
+
 // ScoreChangeResult is the answer to a score change.
 type ScoreChangeResult struct {
-	// StatementID identifies the points movement; a rollback names it.
+	// StatementID identifies the points movement; a rollback names it. It
+	// is empty when AlreadyApplied is set.
 	StatementID string
+	// ChangeID is the change_id under which the change applied: the
+	// request's own, or, when the SDK resolved an unknown outcome, the one
+	// it sent in its place (see Change). Keep it with the business record.
+	ChangeID string
+	// AlreadyApplied reports that the gateway refused ChangeID as already
+	// used (150002): the change had been applied by an earlier call with
+	// the same request, and this call moved nothing. The gateway does not
+	// repeat the statement_id then.
+	AlreadyApplied bool
 }
 
 // ScoreRollbackRequest reverses a score change (section 3.4).
@@ -99,8 +143,14 @@ type ScoreRollbackRequest struct {
 // ScoreRollbackResult is the answer to a rollback.
 type ScoreRollbackResult struct {
 	// StatementID identifies the points movement of the rollback (empty if
-	// the gateway answered only true, as the document's table suggests).
+	// the gateway answered only true, as the document's table suggests, or
+	// when AlreadyApplied is set).
 	StatementID string
+	// AlreadyApplied reports that the gateway refused the rollback as a
+	// duplicate (150002): its change_id was used by an earlier attempt of
+	// the same rollback, which a lost answer hid, or the statement had
+	// already been rolled back. Either way the points are back.
+	AlreadyApplied bool
 }
 
 // ScoreRecordsRequest selects one page of a member's score records (section
@@ -141,14 +191,85 @@ const (
 	maxScorePageSize     = 100
 )
 
-// Change adds or subtracts points.
+// Change adds or subtracts points, exactly once.
 //
-// A change is not repeated after the request may have reached the gateway:
-// an ambiguous failure (timeout, reset, a cut-off answer) returns an
-// *OutcomeUnknownError whose Key is "change_id=<ChangeID>";
-// errors.Is(err, ErrOutcomeUnknown) holds. Resolve it with Rollback, same
-// ChangeID, no StatementID.
+// The gateway deduplicates changes on change_id, so a request sent again
+// with the same ChangeID never applies twice: the gateway answers 150002,
+// and Change returns a result with AlreadyApplied set and no error. A
+// "system busy" answer (500) is repeated with the same ChangeID for that
+// reason.
+//
+// When an attempt ends without a definite answer (a timeout, a reset, a
+// proxy's error page, a cut-off answer), nobody knows whether the points
+// moved. Change then resolves the outcome itself, as section 3.4 of the
+// platform document prescribes: it rolls the change back by its change_id
+// alone (no statement_id), repeating until the gateway answers
+// definitively, either that it reversed the change (it had applied and is
+// now undone; 150002 means an earlier rollback already did) or that no
+// change was made with that change_id (nothing moved; 150004, or 1005 as
+// in 3.4's example). Then it sends the change again under a new change_id,
+// and repeats the whole resolution if that too goes unanswered. The new
+// change_id is derived from the old one (26 hex digits of a SHA-256), not
+// drawn at random, so that a resolution run twice from the same change_id,
+// say by a job that crashed before recording its result, sends the same
+// ids and is refused as a duplicate instead of applying the change again.
+// The result's ChangeID names the change_id that finally applied.
+//
+// The RetryPolicy bounds the resolution: at most MaxAttempts sends of the
+// change in all, each rollback repeated like any deduplicated call. If the
+// caller's context ends, or the budget is spent, before the outcome is
+// settled, Change returns a *ScoreChangeUnresolvedError: errors.Is(err,
+// ErrOutcomeUnknown) holds, its Request carries the change_id of unknown
+// outcome, and Resolve finishes the job later, even from another process
+// (the request is JSON-serialisable). Persist it before anything else.
+//
+// Any other error is definite: the change did not apply. If a resolution
+// ran first, the request's ChangeID may be spent (rolled back), so send the
+// change again only with a NewChangeID, or through Resolve.
+//
+// One race is beyond the document's flow: an original request delayed on
+// its way (in a proxy's queue, say) past the rollback that answered "no
+// such change" is applied when it finally arrives, after the SDK has sent
+// the change again under the new change_id, so the points move twice. The
+// gateway offers no way to fence the old change_id off. A per-attempt
+// timeout (WithTimeout) well above the gateway's own processing time keeps
+// that window small; a reconciliation against the member's score records
+// (Records) is the only way to close it.
 func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
+	if err := checkChange(req); err != nil {
+		return nil, err
+	}
+	r := *req
+	res, err := s.send(ctx, &r)
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		return res, err
+	}
+	s.client.log.LogAttrs(ctx, slog.LevelWarn, "ump: score change outcome unknown, resolving",
+		slog.String("change_id", r.ChangeID), slog.String("error", err.Error()))
+	return s.resolve(ctx, r, s.client.retry.MaxAttempts-1, err)
+}
+
+// Resolve finishes a score change whose outcome is unknown: req is the
+// change as it was sent, its ChangeID the change_id of unknown outcome (the
+// Request of a *ScoreChangeUnresolvedError, or the request a job persisted
+// before calling Change). Resolve rolls that change back by change_id alone
+// and sends the change again under a derived change_id, as Change does
+// after an unanswered attempt, and answers the same way: a result naming
+// the change_id that applied, a *ScoreChangeUnresolvedError to run Resolve
+// on again later, or a definite error (the change is not applied).
+//
+// Resolve is safe to run more than once on the same request and after a
+// Change that did finish: the change ends up applied once. (A change that
+// stood is rolled back and applied again under a new change_id, so the
+// member's records show the pair.)
+func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
+	if err := checkChange(req); err != nil {
+		return nil, err
+	}
+	return s.resolve(ctx, *req, s.client.retry.MaxAttempts, nil)
+}
+
+func checkChange(req *ScoreChangeRequest) error {
 	if req == nil {
 		req = &ScoreChangeRequest{}
 	}
@@ -164,19 +285,126 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*Sc
 	v.required("change_reason", req.ChangeReason)
 	v.required("change_event", string(req.ChangeEvent))
 	v.required("change_id", req.ChangeID)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	d, _, err := callKeyed[statementData](ctx, s.client, &epScoreChange, req, "change_id="+req.ChangeID)
-	if err != nil {
-		return nil, err
-	}
-	return &ScoreChangeResult{StatementID: string(d.StatementID)}, nil
+	return v.err()
 }
+
+// send sends the change once through the request path (which repeats it
+// only where that is safe) and reads a duplicate answer as "applied".
+func (s *ScoreService) send(ctx context.Context, r *ScoreChangeRequest) (*ScoreChangeResult, error) {
+	d, _, err := callKeyed[statementData](ctx, s.client, &epScoreChange, r, "change_id="+r.ChangeID)
+	switch {
+	case err == nil:
+		return &ScoreChangeResult{StatementID: string(d.StatementID), ChangeID: r.ChangeID}, nil
+	case errors.Is(err, duplicateKey):
+		return &ScoreChangeResult{ChangeID: r.ChangeID, AlreadyApplied: true}, nil
+	}
+	return nil, err
+}
+
+// resolve settles r, whose change_id has an unknown outcome: undo it, send
+// the change under the next change_id, and go on until a send is answered.
+// sends is what is left of the budget; cause is why the outcome is unknown.
+func (s *ScoreService) resolve(ctx context.Context, r ScoreChangeRequest, sends int, cause error) (*ScoreChangeResult, error) {
+	for {
+		if sends <= 0 {
+			return nil, s.unresolved(r, cause)
+		}
+		if err := s.undo(ctx, &r); err != nil {
+			return nil, s.unresolved(r, err)
+		}
+		r.ChangeID = nextChangeID(r.ChangeID)
+		res, err := s.send(ctx, &r)
+		sends--
+		var apiErr *APIError
+		switch {
+		case err == nil && !res.AlreadyApplied:
+			s.client.log.LogAttrs(ctx, slog.LevelInfo, "ump: score change resolved", slog.String("change_id", r.ChangeID))
+			return res, nil
+		case err == nil:
+			// An earlier resolution from the same change_id sent this
+			// one; it may since have been undone too. Undo it and go on.
+			cause = errors.New("change_id " + r.ChangeID + " was sent by an earlier resolution")
+		case errors.Is(err, ErrOutcomeUnknown):
+			cause = err
+		case errors.As(err, &apiErr):
+			return nil, err // definite: the change did not apply
+		default:
+			// Not sent (the context ended, or no connection): still a
+			// resolution in progress, which Resolve can finish.
+			return nil, s.unresolved(r, err)
+		}
+	}
+}
+
+// undo rolls back the change r names by its change_id alone (3.4). nil means
+// nothing of it stands: reversed now, reversed before, or never applied.
+func (s *ScoreService) undo(ctx context.Context, r *ScoreChangeRequest) error {
+	body := ScoreRollbackRequest{OpenID: r.OpenID, RollbackScore: r.Score, ChangeID: r.ChangeID}
+	_, _, err := call[statementData](ctx, s.client, &epScoreRollback, &body)
+	if err == nil || errors.Is(err, duplicateKey) || errors.Is(err, noSuchChange) {
+		return nil
+	}
+	return err
+}
+
+func (s *ScoreService) unresolved(r ScoreChangeRequest, cause error) error {
+	if cause == nil {
+		cause = errors.New("retry budget spent")
+	}
+	s.client.log.LogAttrs(context.Background(), slog.LevelWarn, "ump: score change left unresolved",
+		slog.String("change_id", r.ChangeID), slog.String("error", cause.Error()))
+	return &ScoreChangeUnresolvedError{
+		OutcomeUnknownError: OutcomeUnknownError{Method: epScoreChange.method, Key: "change_id=" + r.ChangeID, Err: cause},
+		Request:             r,
+	}
+}
+
+// nextChangeID derives the change_id a resolution sends in place of id. See
+// Change for why it is derived rather than random.
+func nextChangeID(id string) string {
+	sum := sha256.Sum256([]byte("ump-go/score-resolution/" + id))
+	return hex.EncodeToString(sum[:13])
+}
+
+// ScoreChangeUnresolvedError is returned by Change and Resolve when a score
+// change's outcome could not be settled before the context ended or the
+// retry budget was spent. errors.Is(err, ErrOutcomeUnknown) holds and
+// errors.As finds the embedded *OutcomeUnknownError (Key
+// "change_id=<Request.ChangeID>").
+//
+// Persist Request (it is JSON-serialisable) and pass it to Score.Resolve
+// later, from a job or after a restart; do not send the change again
+// yourself under any change_id.
+type ScoreChangeUnresolvedError struct {
+	OutcomeUnknownError
+	// Request is the change to hand to Resolve; its ChangeID is the
+	// change_id whose outcome is unknown, which may differ from the one
+	// first sent.
+	Request ScoreChangeRequest
+}
+
+// Error implements error. It names the change_id, never the member.
+func (e *ScoreChangeUnresolvedError) Error() string {
+	var b strings.Builder
+	b.WriteString("ump: ")
+	b.WriteString(e.Method)
+	b.WriteString(": outcome unknown (")
+	b.WriteString(e.Key)
+	b.WriteString("), resolution unfinished; finish it with Score.Resolve: ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the embedded *OutcomeUnknownError, which unwraps to the
+// failure that stopped the resolution.
+func (e *ScoreChangeUnresolvedError) Unwrap() error { return &e.OutcomeUnknownError }
 
 // Rollback gives back points of an earlier change. It is repeated on
 // ambiguous failures like a read, because the gateway deduplicates on
-// change_id.
+// change_id: a repeat of a rollback that did apply is refused as a duplicate
+// (150002), and Rollback reports that as AlreadyApplied, not as an error.
+// (A change_id that collides with another call's is refused the same way;
+// NewChangeID makes that practically impossible.)
 func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) (*ScoreRollbackResult, error) {
 	if req == nil {
 		req = &ScoreRollbackRequest{}
@@ -191,6 +419,9 @@ func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) 
 		return nil, err
 	}
 	d, _, err := call[statementData](ctx, s.client, &epScoreRollback, req)
+	if errors.Is(err, duplicateKey) {
+		return &ScoreRollbackResult{AlreadyApplied: true}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/greedc/ump-go/internal/wire"
 )
 
-
 // sequence answers the n-th request with handlers[n], repeating the last.
 func sequence(handlers ...http.HandlerFunc) http.HandlerFunc {
 	var n atomic.Int64
@@ -87,18 +86,129 @@ func TestScoreChangeValidation(t *testing.T) {
 	}
 }
 
-func TestScoreChangeAmbiguousFailureIsOutcomeUnknown(t *testing.T) {
+// changeBody decodes a recorded score change or rollback body.
+func changeBody(t *testing.T, r recorded) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m))
+	return m
+}
+
+// The document's flow (3.4): an unanswered change is rolled back by its
+// change_id alone, then sent again under a new change_id.
+func TestScoreChangeResolvesAnUnknownOutcome(t *testing.T) {
+	const changeID = "604becde4a097343239d2848de"
+	for _, tc := range []struct {
+		name     string
+		rollback string // the gateway's answer to the rollback by change_id
+	}{
+		{"the change had applied: reversed", fixture(t, "score-rollback.json")},
+		{"already reversed (150002)", `{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`},
+		{"no such change (3.4's example, 1005)", fixture(t, "score-rollback-not-found.json")},
+		{"no such change (150004)", `{"success":false,"error_code":150004,"error_message":"积分流水不存在","data":null}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, g := setup(t)
+			g.handle("wk.user.event.score.change", sequence(hangUp(t), answerWith(fixture(t, "score-change.json"))))
+			g.reply("wk.user.event.score.rollback", tc.rollback)
+
+			res, err := c.Score.Change(context.Background(), validChange())
+			require.NoError(t, err)
+			require.Equal(t, "SP016244316351097643", res.StatementID)
+			require.False(t, res.AlreadyApplied)
+			require.Regexp(t, `^[0-9a-f]{26}$`, res.ChangeID)
+			require.NotEqual(t, changeID, res.ChangeID)
+
+			calls := g.calls()
+			require.Len(t, calls, 3)
+			require.Equal(t, "wk.user.event.score.change", calls[0].Method)
+			require.Equal(t, "wk.user.event.score.rollback", calls[1].Method)
+			require.Equal(t, map[string]any{"open_id": "25c56912e05847c0b09f03ca7e52b796", "rollback_score": 100.0,
+				"change_id": changeID}, changeBody(t, calls[1]), "rollback by change_id alone, no statement_id")
+			require.Equal(t, "wk.user.event.score.change", calls[2].Method)
+			first, again := changeBody(t, calls[0]), changeBody(t, calls[2])
+			require.Equal(t, res.ChangeID, again["change_id"])
+			delete(first, "change_id")
+			delete(again, "change_id")
+			require.Equal(t, first, again, "the change is sent again unaltered but for change_id")
+		})
+	}
+}
+
+// The change_id a resolution sends is derived from the unknown one, so that a
+// resolution run twice sends the same ids.
+func TestScoreResolveIsRepeatable(t *testing.T) {
 	c, g := setup(t)
+	g.reply("wk.user.event.score.rollback", fixture(t, "score-rollback-not-found.json"))
+	g.reply("wk.user.event.score.change", fixture(t, "score-change.json"))
+	a, err := c.Score.Resolve(context.Background(), validChange())
+	require.NoError(t, err)
+	b, err := c.Score.Resolve(context.Background(), validChange())
+	require.NoError(t, err)
+	require.Equal(t, a.ChangeID, b.ChangeID)
+	require.NotEqual(t, validChange().ChangeID, a.ChangeID)
+}
+
+func TestScoreChangeUnresolvedWithinTheBudget(t *testing.T) {
+	c, g := setup(t) // MaxAttempts 3
 	g.handle("wk.user.event.score.change", hangUp(t))
+	g.reply("wk.user.event.score.rollback", fixture(t, "score-rollback-not-found.json"))
 
 	_, err := c.Score.Change(context.Background(), validChange())
 	require.ErrorIs(t, err, ErrOutcomeUnknown)
+	var unresolved *ScoreChangeUnresolvedError
+	require.ErrorAs(t, err, &unresolved)
 	var unknown *OutcomeUnknownError
 	require.ErrorAs(t, err, &unknown)
-	require.Equal(t, "change_id=604becde4a097343239d2848de", unknown.Key)
 	require.Equal(t, "wk.user.event.score.change", unknown.Method)
-	require.Contains(t, err.Error(), "604becde4a097343239d2848de")
-	require.Len(t, g.calls(), 1, "a change must not be sent twice")
+
+	var sent []string
+	for _, r := range g.calls() {
+		if r.Method == "wk.user.event.score.change" {
+			sent = append(sent, changeBody(t, r)["change_id"].(string))
+		}
+	}
+	require.Len(t, sent, 3, "three sends of the change in all")
+	last := sent[2]
+	require.Equal(t, last, unresolved.Request.ChangeID, "the change_id of unknown outcome is the last one sent")
+	require.Equal(t, "change_id="+last, unknown.Key)
+	require.Contains(t, err.Error(), last)
+	require.Contains(t, err.Error(), "Score.Resolve")
+	want := *validChange()
+	want.ChangeID = last
+	require.Equal(t, want, unresolved.Request)
+	require.Len(t, g.calls(), 5, "change, rollback, change, rollback, change")
+}
+
+func TestScoreChangeNotSentIsNotUnknown(t *testing.T) {
+	c, g := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Score.Change(ctx, validChange())
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, ErrOutcomeUnknown)
+	require.Empty(t, g.calls())
+}
+
+func TestScoreChangeDuplicateMeansApplied(t *testing.T) {
+	c, g := setup(t)
+	g.reply("wk.user.event.score.change", `{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`)
+	res, err := c.Score.Change(context.Background(), validChange())
+	require.NoError(t, err)
+	require.Equal(t, &ScoreChangeResult{ChangeID: validChange().ChangeID, AlreadyApplied: true}, res)
+	require.Len(t, g.calls(), 1)
+}
+
+func TestScoreChangeBusyIsRepeatedUnderTheSameChangeID(t *testing.T) {
+	c, g := setup(t)
+	busy := `{"success":false,"error_code":500,"error_message":"系统繁忙","data":null}`
+	g.handle("wk.user.event.score.change", sequence(answerWith(busy), answerWith(fixture(t, "score-change.json"))))
+	res, err := c.Score.Change(context.Background(), validChange())
+	require.NoError(t, err)
+	require.Equal(t, validChange().ChangeID, res.ChangeID)
+	calls := g.calls()
+	require.Len(t, calls, 2)
+	require.Equal(t, calls[0].Body, calls[1].Body)
 }
 
 func TestScoreChangeDefiniteFailuresAreNotRepeated(t *testing.T) {
@@ -107,8 +217,7 @@ func TestScoreChangeDefiniteFailuresAreNotRepeated(t *testing.T) {
 		is     error
 	}{
 		{`{"success":false,"error_code":150003,"error_message":"积分不足","data":null}`, ErrInsufficientPoints},
-		{`{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`, ErrDuplicateChangeID},
-		{`{"success":false,"error_code":500,"error_message":"系统繁忙","data":null}`, ErrSystemBusy},
+		{`{"success":false,"error_code":150001,"error_message":"未配置积分规则","data":null}`, ErrNoScoreRule},
 	} {
 		c, g := setup(t)
 		g.reply("wk.user.event.score.change", tc.answer)
@@ -373,4 +482,19 @@ func TestScoreAllRecordsValidationAndBreak(t *testing.T) {
 		break
 	}
 	require.Len(t, g.calls(), 1, "breaking out fetches no further page")
+}
+
+// A rollback repeated after a lost answer meets its own change_id: the
+// points are back, which is no error.
+func TestScoreRollbackDuplicateMeansApplied(t *testing.T) {
+	c, g := setup(t)
+	g.handle("wk.user.event.score.rollback", sequence(hangUp(t),
+		answerWith(`{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`)))
+	res, err := c.Score.Rollback(context.Background(), &ScoreRollbackRequest{
+		OpenID: "25c56912e05847c0b09f03ca7e52b796", StatementID: "SP016244316351097643",
+		RollbackScore: 50, ChangeID: NewChangeID(),
+	})
+	require.NoError(t, err)
+	require.Equal(t, &ScoreRollbackResult{AlreadyApplied: true}, res)
+	require.Len(t, g.calls(), 2)
 }
