@@ -636,6 +636,7 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, payload []byte, cred
 		return ambiguous, terr
 	}
 	v, err := c.judge(ep, status, buf.Bytes(), cred, dec)
+	err = withoutSign(err, sign)
 	var code int64
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
@@ -703,6 +704,24 @@ func (c *Client) scrub(msg, cred string) string {
 		}
 	}
 	return msg
+}
+
+// withoutSign removes the request's sign from a failure's message or
+// sample: a gateway may echo it bare (a sign-mismatch message showing the
+// sign it got), where the redaction of "sign=..." does not see it.
+func withoutSign(err error, sign string) error {
+	if err == nil {
+		return nil
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		apiErr.Message = strings.ReplaceAll(apiErr.Message, sign, "***")
+	}
+	var respErr *ResponseError
+	if errors.As(err, &respErr) {
+		respErr.Sample = strings.ReplaceAll(respErr.Sample, sign, "***")
+	}
+	return err
 }
 
 func (c *Client) responseError(ep *endpoint, status int, body []byte, cred string, err error) *ResponseError {
