@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module for a short, bounded time each.
+#
+#   bash scripts/fuzz.sh                     # FUZZTIME=10s per target
+#   FUZZTIME=2m bash scripts/fuzz.sh         # longer, by hand
+#   FUZZ='Sign$' bash scripts/fuzz.sh        # only targets matching a pattern
+#
+# Targets are found with `go test -list`, so a new Fuzz function is picked up
+# without editing this script. A failing input is written by go test under
+# the package's testdata/fuzz/<Target>/; commit it with the fix, and plain
+# `go test` replays it from then on. PARALLEL bounds the fuzzing workers
+# (default 2: CI machines are shared).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME=${FUZZTIME:-10s}
+FUZZ=${FUZZ:-.}
+PARALLEL=${PARALLEL:-2}
+
+status=0
+ran=0
+for pkg in $(go list ./...); do
+  targets=$(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' | grep -E -- "$FUZZ" || true)
+  for target in $targets; do
+    echo "== $pkg $target ($FUZZTIME)"
+    ran=$((ran + 1))
+    if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -parallel "$PARALLEL" "$pkg"; then
+      echo "FAIL: $pkg $target" >&2
+      status=1
+    fi
+  done
+done
+if [ "$ran" -eq 0 ]; then
+  echo "no fuzz target matches $FUZZ" >&2
+  exit 1
+fi
+exit $status
