@@ -32,7 +32,7 @@ func ExampleScoreService_Change() {
 		fmt.Println(err)
 		return
 	}
-	changeID := ump.NewChangeID() // keep it with the change: it is the key to reconcile
+	changeID := ump.NewChangeID() // keep it with the change: the gateway deduplicates on it
 	res, err := c.Score.Change(context.Background(), &ump.ScoreChangeRequest{
 		OpenID:       "25c56912e05847c0b09f03ca7e52b796",
 		Score:        100,
@@ -42,15 +42,19 @@ func ExampleScoreService_Change() {
 		ChangeEvent:  ump.EventAdd,
 		ChangeID:     changeID,
 	})
+	var unresolved *ump.ScoreChangeUnresolvedError
 	switch {
-	case errors.Is(err, ump.ErrOutcomeUnknown):
-		fmt.Println("unknown whether points moved; roll back with change_id", changeID)
+	case errors.As(err, &unresolved):
+		// The SDK could not settle a lost answer in time: persist
+		// unresolved.Request (it is JSON) and run c.Score.Resolve with it
+		// later. Never send the change again yourself.
+		fmt.Println("outcome unknown; resolve change_id", unresolved.Request.ChangeID, "later")
 	case errors.Is(err, ump.ErrInsufficientPoints):
 		fmt.Println("not enough points")
 	case err != nil:
 		fmt.Println(err)
 	default:
-		fmt.Println("statement", res.StatementID)
+		fmt.Println("statement", res.StatementID) // res.ChangeID is the change_id that applied
 	}
 	// Output: statement SP016244316351097643
 }

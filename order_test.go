@@ -266,3 +266,20 @@ func TestOrderResolveSendsTheSameOrder(t *testing.T) {
 		require.NotErrorIs(t, err, ErrOutcomeUnknown)
 	})
 }
+
+// A job that persists an order as JSON and resolves it after a restart sends
+// the very same body.
+func TestOrderRequestSurvivesJSON(t *testing.T) {
+	o := fullOrder()
+	o.Materials[0].Extra = map[string]any{"qty": json.Number("2"), "note": "赠品"}
+	req := RefundOrderRequest{OrderDetails: o, ParentOrderNo: "P1"}
+	saved, err := json.Marshal(req)
+	require.NoError(t, err)
+	var back RefundOrderRequest
+	require.NoError(t, json.Unmarshal(saved, &back))
+	want, err := wire.Marshal(req.body(req.ParentOrderNo))
+	require.NoError(t, err)
+	got, err := wire.Marshal(back.body(back.ParentOrderNo))
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got))
+}
