@@ -216,7 +216,9 @@ const (
 // The result's ChangeID names the change_id that finally applied.
 //
 // The RetryPolicy bounds the resolution: at most MaxAttempts sends of the
-// change in all, each rollback repeated like any deduplicated call. If the
+// change in all, each rollback repeated like any deduplicated call. A
+// rollback refused for another reason (say 150003: the points it would take
+// back are spent) settles nothing; the error then wraps that refusal. If the
 // caller's context ends, or the budget is spent, before the outcome is
 // settled, Change returns a *ScoreChangeUnresolvedError: errors.Is(err,
 // ErrOutcomeUnknown) holds, its Request carries the change_id of unknown
@@ -233,8 +235,8 @@ const (
 // the change again under the new change_id, so the points move twice. The
 // gateway offers no way to fence the old change_id off. A per-attempt
 // timeout (WithTimeout) well above the gateway's own processing time keeps
-// that window small; a reconciliation against the member's score records
-// (Records) is the only way to close it.
+// that window small; only a reconciliation against the member's score
+// records (Records) can detect it afterwards.
 func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
 	if err := checkChange(req); err != nil {
 		return nil, err
@@ -307,10 +309,10 @@ func (s *ScoreService) send(ctx context.Context, r *ScoreChangeRequest) (*ScoreC
 func (s *ScoreService) resolve(ctx context.Context, r ScoreChangeRequest, sends int, cause error) (*ScoreChangeResult, error) {
 	for {
 		if sends <= 0 {
-			return nil, s.unresolved(r, cause)
+			return nil, s.unresolved(ctx, r, cause)
 		}
 		if err := s.undo(ctx, &r); err != nil {
-			return nil, s.unresolved(r, err)
+			return nil, s.unresolved(ctx, r, err)
 		}
 		r.ChangeID = nextChangeID(r.ChangeID)
 		res, err := s.send(ctx, &r)
@@ -331,7 +333,7 @@ func (s *ScoreService) resolve(ctx context.Context, r ScoreChangeRequest, sends 
 		default:
 			// Not sent (the context ended, or no connection): still a
 			// resolution in progress, which Resolve can finish.
-			return nil, s.unresolved(r, err)
+			return nil, s.unresolved(ctx, r, err)
 		}
 	}
 }
@@ -347,11 +349,11 @@ func (s *ScoreService) undo(ctx context.Context, r *ScoreChangeRequest) error {
 	return err
 }
 
-func (s *ScoreService) unresolved(r ScoreChangeRequest, cause error) error {
+func (s *ScoreService) unresolved(ctx context.Context, r ScoreChangeRequest, cause error) error {
 	if cause == nil {
 		cause = errors.New("retry budget spent")
 	}
-	s.client.log.LogAttrs(context.Background(), slog.LevelWarn, "ump: score change left unresolved",
+	s.client.log.LogAttrs(ctx, slog.LevelWarn, "ump: score change left unresolved",
 		slog.String("change_id", r.ChangeID), slog.String("error", cause.Error()))
 	return &ScoreChangeUnresolvedError{
 		OutcomeUnknownError: OutcomeUnknownError{Method: epScoreChange.method, Key: "change_id=" + r.ChangeID, Err: cause},
