@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -260,4 +261,11 @@ func TestCallsShareAndRefreshTheStoredToken(t *testing.T) {
 	decodeJSON(t, w.run(t, "token", "show").ok(t).stdout, &v)
 	require.Equal(t, 1, v.RefreshesSpent)
 	require.Equal(t, 19, v.RefreshesLeft)
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	require.NoError(t, err)
+	return n
 }
