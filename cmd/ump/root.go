@@ -291,7 +291,7 @@ func (a *cli) format(def string) string {
 
 // setting returns a flag's value, or the environment variable's.
 func (a *cli) setting(flag, env string) string {
-	if flag != "" {
+	if flag = strings.TrimSpace(flag); flag != "" {
 		return flag
 	}
 	return strings.TrimSpace(a.getenv(env))
