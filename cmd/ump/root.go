@@ -270,12 +270,16 @@ func apiErrorLine(e *ump.APIError) string {
 
 // hintFor says what to do about the failures an operator can act on.
 func hintFor(err error) string {
+	var unknown *ump.OutcomeUnknownError
 	switch {
 	case errors.Is(err, ump.ErrNoToken):
 		return `the token store holds no usable token: run "ump token bootstrap" once (it spends the day's only obtain)`
 	case errors.Is(err, ump.ErrTokenBudgetExhausted):
 		return `today's token calls are spent (Beijing day); "ump token show" shows the counts`
-	case errors.Is(err, ump.ErrOutcomeUnknown):
+	case errors.As(err, &unknown) && unknown.Method == "wk.user.event.score.change":
+		return "the change may or may not have been applied. Repeating the same command with --change-id " +
+			strings.TrimPrefix(unknown.Key, "change_id=") + " is safe: the platform applies a change_id once (150002 then means it was)"
+	case errors.As(err, &unknown):
 		return "the gateway may or may not have applied the call: look before you repeat it"
 	}
 	return ""

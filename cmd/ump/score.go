@@ -125,8 +125,9 @@ func (a *cli) scoreChangeCommand() *cobra.Command {
 The change_id identifies the change to the platform, which never applies one
 twice: keep it. Without --change-id a new one is generated and printed on
 stderr before the call, so that a change whose outcome is unknown (a timeout,
-an interrupt) can be reconciled: rolling back with the same change_id reverses
-it if it was applied, and answers 150004 if it was not.`,
+an interrupt) can be reconciled: the same command with the same --change-id
+is safe to repeat, since the platform applies a change_id once (150002 means
+the first one was applied).`,
 		Example: `  ump score change --open-id 5f0c... --score 100 --event add --reason "goodwill" \
       --out-biz-no TICKET-881 --order-amount 0`,
 		Args: cobra.NoArgs,

@@ -95,8 +95,15 @@ func TestScoreChangeWithUnknownOutcomeNamesTheChangeID(t *testing.T) {
 		"--reason", "r", "--out-biz-no", "T-9", "--order-amount", "0", "--change-id", "c-9")
 	require.Equal(t, exitFailed, r.code)
 	require.Contains(t, r.stderr, "outcome unknown (change_id=c-9)")
-	require.Contains(t, r.stderr, "look before you repeat it")
+	require.Contains(t, r.stderr, "Repeating the same command with --change-id c-9 is safe")
 	require.Equal(t, int64(1205), w.srv.Balance(m.OpenID), "applied; only the answer was lost")
+
+	// Repeating it, as the hint says, shows that it was applied and moves nothing.
+	r = w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "5", "--event", "add",
+		"--reason", "r", "--out-biz-no", "T-9", "--order-amount", "0", "--change-id", "c-9")
+	require.Equal(t, exitFailed, r.code)
+	require.Regexp(t, `^error 150002: `, r.stderr)
+	require.Equal(t, int64(1205), w.srv.Balance(m.OpenID))
 }
 
 // recordWorld is a member with five statements a minute apart.
