@@ -44,7 +44,6 @@ func beijing(y int, mo time.Month, d, h, mi, s int) time.Time {
 	return time.Date(y, mo, d, h, mi, s, 0, wire.Beijing)
 }
 
-
 func TestCouponCreateTemplateMatchesDocumentExample(t *testing.T) {
 	c, g := setup(t)
 	g.reply("wk.coupon.template.add", fixture(t, "coupon-template-add.json"))
