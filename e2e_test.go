@@ -342,12 +342,12 @@ func TestE2ECoupons(t *testing.T) {
 
 	valid, err := c.Coupon.ListUserCoupons(ctx, &ump.UserCouponsRequest{OpenID: alice, Status: ump.CouponValid})
 	require.NoError(t, err)
-	require.Len(t, valid.Coupons, 1)
-	assert.Equal(t, "A-3", valid.Coupons[0].ThirdCouponCode)
+	require.Len(t, valid.Items, 1)
+	assert.Equal(t, "A-3", valid.Items[0].ThirdCouponCode)
 	used, err := c.Coupon.ListUserCoupons(ctx, &ump.UserCouponsRequest{OpenID: alice, Status: ump.CouponUsed})
 	require.NoError(t, err)
-	require.Len(t, used.Coupons, 1)
-	assert.Equal(t, "O-1", used.Coupons[0].UseOrderNo)
+	require.Len(t, used.Items, 1)
+	assert.Equal(t, "O-1", used.Items[0].UseOrderNo)
 
 	verify := func(codes ...string) error {
 		return c.Coupon.Verify(ctx, &ump.VerifyCouponsRequest{OpenID: alice, OrderNo: "O-2", ThirdCouponCodes: codes})

@@ -53,7 +53,7 @@ func ExampleCouponService_Give() {
 		fmt.Println(err)
 		return
 	}
-	for _, uc := range page.Coupons {
+	for _, uc := range page.Items {
 		fmt.Println(uc.ThirdCouponCode, uc.Name, uc.Status == ump.CouponValid)
 	}
 	// Output:
