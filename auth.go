@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -174,7 +175,22 @@ type AuthService struct {
 	// turn lets one goroutine of this process renew at a time; it is a
 	// channel so that waiting for it respects the context.
 	turn chan struct{}
+
+	// Guarded by turn: consecutive renewal failures, the last one, and when
+	// to try again. Without this pause every request after a failed refresh
+	// (gateway busy, refresh token rejected) would spend another of the
+	// day's 20 refreshes.
+	failures  int
+	failedErr error
+	retryAt   time.Time
 }
+
+// Pauses after a failed renewal: renewalPause, doubling per consecutive
+// failure up to maxRenewalPause.
+const (
+	renewalPause    = 5 * time.Second
+	maxRenewalPause = 5 * time.Minute
+)
 
 // cachedToken is the in-memory token and when to renew it.
 type cachedToken struct {
@@ -188,9 +204,16 @@ func newAuthService(c *Client, store TokenStore, window time.Duration, budget To
 		store:    store,
 		window:   window,
 		budget:   budget,
-		leaseTTL: 2*c.rc.GetClient().Timeout + 5*time.Second,
+		leaseTTL: leaseTTL(c.rc.GetClient().Timeout, c.retry),
 		turn:     make(chan struct{}, 1),
 	}
+}
+
+// leaseTTL outlives a whole token call, every attempt and backoff wait
+// included: a lease that lapsed mid-call would let a second process spend a
+// refresh too.
+func leaseTTL(timeout time.Duration, p RetryPolicy) time.Duration {
+	return time.Duration(p.MaxAttempts)*timeout + time.Duration(p.MaxAttempts-1)*p.MaxBackoff + 5*time.Second
 }
 
 var (
@@ -269,6 +292,26 @@ type TokenStatus struct {
 	Budget TokenBudget
 }
 
+// MarshalJSON encodes the status for a health endpoint or a JSON log
+// without the tokens (Token itself encodes in full, for token stores).
+func (ts TokenStatus) MarshalJSON() ([]byte, error) {
+	t := ts.Token
+	return json.Marshal(struct {
+		AccessToken      string
+		RefreshToken     string
+		AccessExpiresAt  time.Time
+		RefreshExpiresAt time.Time
+		ObtainedAt       time.Time
+		RefreshedAt      time.Time
+		Version          int64
+		Day              string
+		Obtains          int
+		Refreshes        int
+		Budget           TokenBudget
+	}{redact.Credential(t.AccessToken), redact.Credential(t.RefreshToken), t.AccessExpiresAt, t.RefreshExpiresAt,
+		t.ObtainedAt, t.RefreshedAt, t.Version, ts.Day, ts.Obtains, ts.Refreshes, ts.Budget})
+}
+
 // Status reads the stored token and today's token-call counts, spending
 // nothing: for operators and health checks.
 func (s *AuthService) Status(ctx context.Context) (TokenStatus, error) {
@@ -323,7 +366,29 @@ func (s *AuthService) renewed(ctx context.Context, failed string) (string, error
 	if ct := s.adopt(st); ct != nil && s.good(ct, now, failed) {
 		return ct.tok.AccessToken, nil
 	}
+	if now.Before(s.retryAt) {
+		return s.fallback(ctx, failed, fmt.Errorf("ump: token renewal paused until %s after %d failures: %w",
+			s.retryAt.In(wire.Beijing).Format(time.TimeOnly), s.failures, s.failedErr))
+	}
 	return s.renew(ctx, st, failed)
+}
+
+// noteRenewal records the outcome of a renewal that may have called the
+// platform; the caller holds turn.
+func (s *AuthService) noteRenewal(ctx context.Context, err error) {
+	if err == nil {
+		s.failures, s.failedErr, s.retryAt = 0, nil, time.Time{}
+		return
+	}
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return // this caller gave up; that says nothing about the platform
+	}
+	s.failures++
+	pause := maxRenewalPause
+	if s.failures < 16 {
+		pause = min(renewalPause<<(s.failures-1), maxRenewalPause)
+	}
+	s.failedErr, s.retryAt = err, s.client.now().Add(pause)
 }
 
 // good reports whether ct can be handed out: not due for renewal, or, when
@@ -353,12 +418,39 @@ func (s *AuthService) fallback(ctx context.Context, failed string, err error) (s
 // current.
 func (s *AuthService) adopt(st Token) *cachedToken {
 	ct := s.cur.Load()
-	if st.Version == 0 || st.AccessToken == "" || (ct != nil && ct.tok.Version == st.Version && ct.tok.AccessToken == st.AccessToken) {
+	if st.Version == 0 || st.AccessToken == "" {
 		return ct
 	}
-	next := &cachedToken{tok: st, refreshAt: st.AccessExpiresAt.Add(-s.window)}
+	if ct != nil {
+		same := ct.tok.Version == st.Version && ct.tok.AccessToken == st.AccessToken
+		// Memory runs ahead of the store after a failed write (save): an
+		// older record that expires no later is not worth going back to.
+		older := st.Version < ct.tok.Version && !st.AccessExpiresAt.After(ct.tok.AccessExpiresAt)
+		if same || older {
+			return ct
+		}
+	}
+	next := &cachedToken{tok: st, refreshAt: s.dueAt(st)}
 	s.cur.Store(next)
 	return next
+}
+
+// dueAt is when t is due for renewal: the refresh window before it expires,
+// but not before half its lifetime has passed, so that a token issued for
+// less than the window (a test platform's short expire_in) is not renewed on
+// every call.
+func (s *AuthService) dueAt(t Token) time.Time {
+	due := t.AccessExpiresAt.Add(-s.window)
+	issued := t.RefreshedAt
+	if t.ObtainedAt.After(issued) {
+		issued = t.ObtainedAt
+	}
+	if !issued.IsZero() && issued.Before(t.AccessExpiresAt) {
+		if half := issued.Add(t.AccessExpiresAt.Sub(issued) / 2); due.Before(half) {
+			due = half
+		}
+	}
+	return due
 }
 
 // renew takes the fleet-wide lease and refreshes (or, with no usable refresh
@@ -400,19 +492,28 @@ func (s *AuthService) renew(ctx context.Context, st Token, failed string) (strin
 		}
 	}
 	now := c.now()
+	base := fresh
+	if ct := s.cur.Load(); !base.Refreshable(now) && ct != nil && ct.tok.Refreshable(now) {
+		// The store lost the record (flushed, or a new store) while this
+		// process still holds a usable refresh token: refresh with it and
+		// write over what is stored, rather than spend the day's obtain.
+		base = ct.tok
+		base.Version = fresh.Version
+	}
 	var tok Token
 	switch {
-	case fresh.Refreshable(now):
+	case base.Refreshable(now):
 		limit := s.budget.RefreshesPerDay
-		if !recovering && fresh.Usable(now) {
+		if !recovering && base.Usable(now) {
 			limit -= s.budget.RefreshHeadroom // proactive: keep the headroom
 		}
-		tok, err = s.refresh(ctx, fresh, limit, true)
+		tok, err = s.refresh(ctx, base, limit, true)
 	case s.budget.NoAutoObtain:
 		err = fmt.Errorf("%w: no usable refresh token and automatic obtaining is off", ErrNoToken)
 	default:
 		tok, err = s.obtain(ctx, fresh)
 	}
+	s.noteRenewal(ctx, err)
 	if err != nil {
 		return s.fallback(ctx, failed, err)
 	}
@@ -457,8 +558,25 @@ func (s *AuthService) release(ctx context.Context, release func(context.Context)
 	}
 }
 
+// detach returns the context for a token call: once the call is budgeted it
+// is seen through and its result stored even if the caller that started it
+// gives up, because a token call cut off mid-way costs a budgeted call and
+// leaves the next caller to spend another. leaseTTL bounds it.
+func (s *AuthService) detach(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err // nothing spent yet: give up now
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.leaseTTL)
+	return dctx, cancel, nil
+}
+
 // obtain spends an obtain and calls 2.1; the caller holds the lease.
 func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
+	ctx, cancel, err := s.detach(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	defer cancel()
 	c := s.client
 	now := c.now()
 	if _, err := s.store.Spend(ctx, c.appID, TokenObtain, BeijingDay(now), s.budget.ObtainsPerDay); err != nil {
@@ -483,6 +601,11 @@ func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
 // refresh spends a refresh (within limit) and calls 2.2 with st's refresh
 // token; store says whether to write the result to the store.
 func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bool) (Token, error) {
+	ctx, cancel, err := s.detach(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	defer cancel()
 	c := s.client
 	now := c.now()
 	if _, err := s.store.Spend(ctx, c.appID, TokenRefresh, BeijingDay(now), limit); err != nil {
@@ -521,7 +644,7 @@ func (s *AuthService) save(ctx context.Context, version int64, next Token) Token
 		stored = next
 		stored.Version = version + 1
 	}
-	s.cur.Store(&cachedToken{tok: stored, refreshAt: stored.AccessExpiresAt.Add(-s.window)})
+	s.cur.Store(&cachedToken{tok: stored, refreshAt: s.dueAt(stored)})
 	return stored
 }
 

@@ -13,6 +13,7 @@ package ump
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -504,24 +505,54 @@ func isMethodName(s string) bool {
 type decoder interface {
 	decode(body []byte) error
 	// header reports the envelope's verdict after a successful decode.
-	header() (success bool, code int64, message string, blank bool, dataErr error)
+	header() envelopeHeader
+}
+
+// envelopeHeader is what the request path needs to know of an answer.
+type envelopeHeader struct {
+	success bool
+	code    int64
+	message string
+	// silent: not a success, and neither a code nor a message says why.
+	silent bool
+	// empty: silent and without even a success field, such as "{}". Only
+	// this counts as the bare success of the SMS calls: an explicit
+	// "success": false is a failure whatever else is missing.
+	empty   bool
+	dataErr error
 }
 
 type answer[T any] struct {
 	env     wire.Envelope[T]
 	dataErr error
+	empty   bool
 }
 
 func (a *answer[T]) decode(body []byte) error {
 	a.env = wire.Envelope[T]{}
+	a.empty = false
 	var err error
-	a.dataErr, err = wire.DecodeEnvelope(body, &a.env)
-	return err
+	if a.dataErr, err = wire.DecodeEnvelope(body, &a.env); err != nil {
+		return err
+	}
+	if a.silent() {
+		// Rare: look again only to tell "{}" from "success": false.
+		var probe struct {
+			Success json.RawMessage `json:"success"`
+		}
+		_ = json.Unmarshal(body, &probe)
+		a.empty = len(probe.Success) == 0 || string(probe.Success) == "null"
+	}
+	return nil
 }
 
-func (a *answer[T]) header() (bool, int64, string, bool, error) {
-	blank := !bool(a.env.Success) && a.env.ErrorCode == nil && a.env.ErrorCodeCamel == nil && a.env.Message() == ""
-	return bool(a.env.Success), a.env.Code(), a.env.Message(), blank, a.dataErr
+func (a *answer[T]) silent() bool {
+	return !bool(a.env.Success) && a.env.ErrorCode == nil && a.env.ErrorCodeCamel == nil && a.env.Message() == ""
+}
+
+func (a *answer[T]) header() envelopeHeader {
+	return envelopeHeader{success: bool(a.env.Success), code: a.env.Code(), message: a.env.Message(),
+		silent: a.silent(), empty: a.empty, dataErr: a.dataErr}
 }
 
 // verdict is how one attempt ended, which decides what the loop does next.
@@ -558,6 +589,12 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 				return err
 			}
 		}
+		if cerr := ctx.Err(); cerr != nil {
+			// The context ended before this attempt was sent (perhaps
+			// while a token was renewed): this attempt cannot have reached
+			// the gateway, and earlier ones were settled.
+			return fmt.Errorf("ump: %s: %w", ep.method, cerr)
+		}
 		v, err := c.attempt(ctx, ep, payload, value, attempt, dec)
 		switch {
 		case v == done:
@@ -577,8 +614,11 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 		case v == ambiguous && !ep.idempotent:
 			return &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
 		}
-		if attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
+		if attempt >= c.retry.MaxAttempts {
 			return err
+		}
+		if ctx.Err() != nil {
+			return withContext(ctx, err)
 		}
 		wait := c.retry.backoff(attempt)
 		c.log.LogAttrs(ctx, slog.LevelInfo, "ump: retrying", slog.String("method", ep.method),
@@ -587,10 +627,21 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return withContext(ctx, err)
 		case <-t.C:
 		}
 	}
+}
+
+// withContext adds the context's error to err, the last attempt's failure,
+// when the context ended the retries, so that errors.Is(err,
+// context.DeadlineExceeded) holds and errors.As still finds the failure.
+func withContext(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w; not retried: %w", err, cerr)
 }
 
 // attempt sends the request once and classifies the result.
@@ -631,7 +682,7 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, payload []byte, cred
 		c.logAttempt(ctx, ep, n, start, status, 0, terr)
 		return ambiguous, terr
 	}
-	v, err := c.judge(ep, status, buf.Bytes(), dec)
+	v, err := c.judge(ep, status, buf.Bytes(), cred, dec)
 	var code int64
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
@@ -642,15 +693,19 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, payload []byte, cred
 }
 
 // judge turns an answer into a verdict.
-func (c *Client) judge(ep *endpoint, status int, body []byte, dec decoder) (verdict, error) {
+// cred is the credential the request carried, redacted from any sample.
+func (c *Client) judge(ep *endpoint, status int, body []byte, cred string, dec decoder) (verdict, error) {
+	if ep.cred == credAppID {
+		cred = "" // the app id is no secret, and masking it hides which app failed
+	}
 	if int64(len(body)) > c.maxBody {
-		return ambiguous, c.responseError(ep, status, body[:512], fmt.Errorf("answer exceeds %d bytes", c.maxBody))
+		return ambiguous, c.responseError(ep, status, body[:512], cred, fmt.Errorf("answer exceeds %d bytes", c.maxBody))
 	}
 	if ep.blankIsSuccess && status == http.StatusOK && len(bytes.TrimSpace(body)) == 0 {
 		return done, nil
 	}
 	if err := dec.decode(body); err != nil {
-		rerr := c.responseError(ep, status, body, errors.New("answer is not a gateway envelope"))
+		rerr := c.responseError(ep, status, body, cred, errors.New("answer is not a gateway envelope"))
 		switch {
 		case status == http.StatusUnauthorized:
 			return tokenRejected, &APIError{Method: ep.method, HTTPStatus: status, Message: http.StatusText(status), tokenInvalid: true}
@@ -662,31 +717,43 @@ func (c *Client) judge(ep *endpoint, status int, body []byte, dec decoder) (verd
 			return done, rerr
 		}
 	}
-	success, code, message, blank, dataErr := dec.header()
-	if success {
-		if dataErr != nil {
-			return done, c.responseError(ep, status, body, fmt.Errorf("success, but data does not decode: %w", dataErr))
+	h := dec.header()
+	if h.success {
+		if h.dataErr != nil {
+			return done, c.responseError(ep, status, body, cred, fmt.Errorf("success, but data does not decode: %w", h.dataErr))
 		}
 		return done, nil
 	}
-	if blank && ep.blankIsSuccess && status == http.StatusOK {
+	if h.empty && ep.blankIsSuccess && status == http.StatusOK {
 		return done, nil
 	}
-	apiErr := &APIError{Method: ep.method, HTTPStatus: status, Code: code, Message: message}
+	apiErr := &APIError{Method: ep.method, HTTPStatus: status, Code: h.code, Message: c.scrub(h.message, cred)}
 	switch {
-	case status == http.StatusUnauthorized || c.tokenInvalid[code]:
+	case status == http.StatusUnauthorized || c.tokenInvalid[h.code]:
 		apiErr.tokenInvalid = true
 		return tokenRejected, apiErr
-	case code == 500:
+	case h.code == 500:
 		return busy, apiErr
-	case blank && status >= 500:
+	case h.silent && status >= 500:
 		return ambiguous, apiErr
 	}
 	return done, apiErr
 }
 
-func (c *Client) responseError(ep *endpoint, status int, body []byte, err error) *ResponseError {
-	return &ResponseError{Method: ep.method, HTTPStatus: status, Sample: redact.Sample(body, 120, c.appSecret), Err: err}
+// scrub removes the app secret and the request's credential from a message
+// the gateway sent back (a rejection may echo the token it rejected); the
+// rest stays verbatim.
+func (c *Client) scrub(msg, cred string) string {
+	for _, secret := range [...]string{c.appSecret, cred} {
+		if len(secret) >= 4 && strings.Contains(msg, secret) {
+			msg = strings.ReplaceAll(msg, secret, "***")
+		}
+	}
+	return msg
+}
+
+func (c *Client) responseError(ep *endpoint, status int, body []byte, cred string, err error) *ResponseError {
+	return &ResponseError{Method: ep.method, HTTPStatus: status, Sample: redact.Sample(body, 120, c.appSecret, cred), Err: err}
 }
 
 // isNotSent reports a failure before the request was written: DNS and dial
@@ -728,31 +795,81 @@ type PageRequest struct {
 	PageSize int
 }
 
-// pages walks a paged call from page first on, yielding every item, until
-// totalCount items were seen or a page comes back short or empty. fetch gets
-// the page number and returns the items and the paging fields.
-func pages[T any](ctx context.Context, first, size int, fetch func(ctx context.Context, pageNo int) ([]T, page, error)) iter.Seq2[T, error] {
+// MaxPageSize is the largest page size the SDK asks a paged call for. The
+// document names no limit; larger pages risk the answer size cap.
+const MaxPageSize = 100
+
+// Page is one page of a paged call's answer: the items, and the paging
+// fields the gateway answered (the requested page and size where it did not
+// say).
+type Page[T any] struct {
+	Items      []T
+	PageNo     int
+	PageSize   int
+	TotalCount int
+}
+
+// pageParams checks req against the bounds every paged call shares and fills
+// in the call's default size. noField and sizeField are the call's own wire
+// names (3.5 spells them pageNo/pageSize, 3.8 and 5.5 page_no/page_size).
+func (v *checker) pageParams(req PageRequest, noField, sizeField string, defaultSize int) PageRequest {
+	if req.PageNo < 0 {
+		v.add(noField, "must be 1 or more (0 for the first page)")
+	}
+	if req.PageSize < 0 || req.PageSize > MaxPageSize {
+		v.add(sizeField, fmt.Sprintf("must be 1 to %d (0 for the default of %d)", MaxPageSize, defaultSize))
+	}
+	return PageRequest{PageNo: max(req.PageNo, 1), PageSize: cmp.Or(req.PageSize, defaultSize)}
+}
+
+// listPage is the shared path of every paged call: it sends body, decodes a
+// page of wire items W and converts each to T. req is the page asked for.
+func listPage[W, T any](ctx context.Context, c *Client, ep *endpoint, body any, req PageRequest, convert func(*W) T) (*Page[T], error) {
+	data, pg, err := call[[]W](ctx, c, ep, body)
+	if err != nil {
+		return nil, err
+	}
+	out := &Page[T]{
+		Items:  make([]T, len(data)),
+		PageNo: cmp.Or(int(pg.PageNo), req.PageNo), PageSize: cmp.Or(int(pg.PageSize), req.PageSize),
+		TotalCount: int(pg.TotalCount),
+	}
+	for i := range data {
+		out.Items[i] = convert(&data[i])
+	}
+	return out, nil
+}
+
+// allPages walks a paged call from req's page on, yielding every item, until
+// TotalCount items were seen or a page comes back short or empty. list is
+// the call for one page; it gets a copy of req with the page number set, so
+// the caller's request is never changed. An error is yielded once and ends
+// the walk.
+func allPages[T any](ctx context.Context, req PageRequest, list func(context.Context, PageRequest) (*Page[T], error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		first = max(first, 1)
-		seen := int64(first-1) * int64(size)
+		// Copies: the sequence may be walked more than once. A bad page
+		// number goes to list as it is, so that it is reported.
+		first, size := cmp.Or(req.PageNo, 1), req.PageSize
+		seen := (first - 1) * max(size, 0)
 		for no := first; ; no++ {
-			items, pg, err := fetch(ctx, no)
+			p, err := list(ctx, PageRequest{PageNo: no, PageSize: size})
 			if err != nil {
 				var zero T
 				yield(zero, err)
 				return
 			}
-			for _, it := range items {
+			for _, it := range p.Items {
 				if !yield(it, nil) {
 					return
 				}
 			}
-			seen += int64(len(items))
 			if size <= 0 { // the caller took the gateway's default size
-				size = int(pg.PageSize)
-				seen = int64(first-1)*int64(size) + int64(len(items))
+				// An answer without pageSize: its first page shows the size.
+				size = max(p.PageSize, len(p.Items))
+				seen = (first - 1) * size
 			}
-			if len(items) == 0 || len(items) < size || (pg.TotalCount > 0 && seen >= pg.TotalCount) {
+			seen += len(p.Items)
+			if len(p.Items) == 0 || len(p.Items) < size || (p.TotalCount > 0 && seen >= p.TotalCount) {
 				return
 			}
 		}

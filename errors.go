@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/greedc/ump-go/internal/redact"
 )
 
 // APIError is a definite answer from the gateway that the call failed: the
@@ -37,8 +39,10 @@ func (e *APIError) Error() string {
 	b.WriteString(": error ")
 	b.WriteString(strconv.FormatInt(e.Code, 10))
 	if e.Message != "" {
+		// The field keeps the message verbatim; the text, which reaches
+		// logs, masks the phone or identity number a message may echo.
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(redact.Text(e.Message))
 	}
 	if e.HTTPStatus != 0 && e.HTTPStatus != 200 {
 		b.WriteString(" (HTTP ")

@@ -17,8 +17,8 @@ import (
 
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/internal/redistest"
-	"github.com/greedc/ump-go/internal/tokengw"
 	"github.com/greedc/ump-go/tokenstore/redisstore"
+	"github.com/greedc/ump-go/umptest"
 )
 
 // The fleet: processes × goroutines × calls per goroutine and phase.
@@ -27,6 +27,7 @@ const (
 	fleetGoroutines = 16
 	fleetCalls      = 5
 	fleetHelperEnv  = "UMP_FLEET_HELPER"
+	fleetPhone      = "13800001111"
 )
 
 // TestFleetHelperProcess is one process of TestFleetSharesOneToken. It talks
@@ -42,7 +43,7 @@ func TestFleetHelperProcess(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("UMP_REDIS_ADDR")})
 	defer rdb.Close()
-	c, err := ump.NewClient(tokengw.AppID, tokengw.AppSecret,
+	c, err := ump.NewClient(umptest.DefaultAppID, umptest.DefaultAppSecret,
 		ump.WithBaseURL(os.Getenv("UMP_GATEWAY")), ump.WithTokenStore(redisstore.New(rdb)),
 		ump.WithTimeout(5*time.Second))
 	if err != nil {
@@ -63,7 +64,7 @@ func TestFleetHelperProcess(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range fleetCalls {
-					if err := ump.FleetPing(ctx, c); err != nil {
+					if _, err := c.Member.Get(ctx, ump.MemberQuery{Phone: fleetPhone}); err != nil {
 						errs <- err
 						return
 					}
@@ -107,10 +108,13 @@ func (p *fleetProc) next(ctx context.Context, t *testing.T) string {
 // TestFleetSharesOneToken starts several OS processes, each with many
 // goroutines, cold against one gateway and one Redis: the fleet obtains one
 // token in total. Then the gateway rejects that token (HTTP 401): the fleet
-// refreshes it once in total, and every call still succeeds.
+// refreshes it once in total, and every call still succeeds. The counts are
+// umptest's own.
 func TestFleetSharesOneToken(t *testing.T) {
 	srv := redistest.Start(t)
-	g := tokengw.New(t)
+	g := umptest.NewServer()
+	defer g.Close()
+	g.AddMember(umptest.Member{Phone: fleetPhone})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -144,33 +148,39 @@ func TestFleetSharesOneToken(t *testing.T) {
 		require.Equal(t, "ready", p.next(ctx, t))
 	}
 
-	phase := func() {
+	phase := func() string {
 		t.Helper()
 		for _, p := range procs {
 			_, err := io.WriteString(p.stdin, "go\n")
 			require.NoError(t, err)
 		}
+		var first string
 		for i, p := range procs {
 			line := p.next(ctx, t)
 			tok, ok := strings.CutPrefix(line, "ok ")
 			require.True(t, ok, "process %d: %s", i, line)
-			require.Equal(t, g.Current(), tok, "process %d ended on another token", i)
+			if i == 0 {
+				first = tok
+			}
+			require.Equal(t, first, tok, "process %d ended on another token", i)
 		}
+		return first
 	}
+	const method = "wk.user.info.query"
 
-	phase()
-	obtains, refreshes, calls := g.Counts()
-	require.Equal(t, 1, obtains, "the cold fleet obtained more than once")
-	require.Zero(t, refreshes)
-	require.Equal(t, fleetProcs*fleetGoroutines*fleetCalls, calls)
+	firstToken := phase()
+	st := g.Stats()
+	require.Equal(t, 1, st.TokenObtains, "the cold fleet obtained more than once")
+	require.Zero(t, st.TokenRefreshes)
+	require.Equal(t, fleetProcs*fleetGoroutines*fleetCalls, st.Calls[method])
 
-	g.Reject(g.Current())
-	phase()
-	obtains, refreshes, calls = g.Counts()
-	require.Equal(t, 1, obtains, "a rejected token made the fleet obtain")
-	require.Equal(t, 1, refreshes, "the fleet refreshed the rejected token more than once")
-	require.Equal(t, 2*fleetProcs*fleetGoroutines*fleetCalls, calls)
-	require.Positive(t, g.Rejected(), "no call was rejected: the test proved nothing")
+	g.ExpireAccessTokens()
+	secondToken := phase()
+	st = g.Stats()
+	require.NotEqual(t, firstToken, secondToken)
+	require.Equal(t, 1, st.TokenObtains, "an expired token made the fleet obtain")
+	require.Equal(t, 1, st.TokenRefreshes, "the fleet refreshed the expired token more than once")
+	require.Positive(t, st.Rejected, "no call was rejected: the test proved nothing")
 
 	for i, p := range procs {
 		require.NoError(t, p.stdin.Close())

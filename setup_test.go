@@ -179,3 +179,16 @@ func requireValidation(t *testing.T, err error, method string, fields ...string)
 	assert.ElementsMatch(t, fields, got, "bad fields: %v", err)
 	return ve
 }
+
+// hangUp is a handler that reads the request and closes the connection
+// without answering: the request reached the gateway, the outcome is unknown.
+func hangUp(t *testing.T) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		_ = conn.Close()
+	}
+}

@@ -45,8 +45,12 @@ func parseInt(b []byte) (int64, error) {
 		return v, nil
 	}
 	// Some answers carry integral values as 100.0; accept those exactly.
-	if f, ferr := strconv.ParseFloat(string(b), 64); ferr == nil && f == float64(int64(f)) && f < 1<<53 && f > -(1<<53) {
-		return int64(f), nil
+	// Only plain decimal notation: ParseFloat alone would also take "1_000",
+	// "0x1p4" and "Inf".
+	if isDecimal(b) {
+		if f, ferr := strconv.ParseFloat(string(b), 64); ferr == nil && f == float64(int64(f)) && f < 1<<53 && f > -(1<<53) {
+			return int64(f), nil
+		}
 	}
 	return 0, fmt.Errorf("wire: %q is not an integer", truncate(b))
 }
@@ -88,6 +92,16 @@ func (v *Bool) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("wire: %q is not a boolean", truncate(b))
 	}
 	return nil
+}
+
+// isDecimal reports whether b holds only the characters of a JSON number.
+func isDecimal(b []byte) bool {
+	for _, c := range b {
+		if (c < '0' || c > '9') && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
+			return false
+		}
+	}
+	return true
 }
 
 func unquote(b []byte) []byte {

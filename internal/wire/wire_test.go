@@ -1,0 +1,455 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The 19-digit coupon code of section 5.2: beyond 2^53, so any trip through
+// float64 changes it.
+const couponCode int64 = 3733288246799497770
+
+func TestInt64(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{`0`, 0, false},
+		{`123`, 123, false},
+		{`-42`, -42, false},
+		{`"123"`, 123, false},
+		{`" 123 "`, 123, false},
+		{`""`, 0, false},
+		{`null`, 0, false},
+		{`"null"`, 0, false},
+		{`3733288246799497770`, couponCode, false},
+		{`"3733288246799497770"`, couponCode, false},
+		{`9223372036854775807`, 9223372036854775807, false},
+		{`-9223372036854775808`, -9223372036854775808, false},
+		{`100.0`, 100, false},
+		{`1e3`, 1000, false},
+		{`9007199254740993.0`, 0, true}, // beyond 2^53 as a float: not exact
+		{`9223372036854775808`, 0, true},
+		{`1.5`, 0, true},
+		{`"1.5"`, 0, true},
+		{`true`, 0, true},
+		{`"abc"`, 0, true},
+		{`{}`, 0, true},
+		{`[]`, 0, true},
+		{`"NaN"`, 0, true},
+		{`"Inf"`, 0, true},
+		{`"0x10"`, 0, true},
+		{`"1_000"`, 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			var n Int64
+			err := json.Unmarshal([]byte(tc.in), &n)
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, int64(n))
+		})
+	}
+}
+
+// TestInt64InStruct covers a field, where encoding/json hands the raw literal
+// to UnmarshalJSON, and the encoding as a JSON number.
+func TestInt64InStruct(t *testing.T) {
+	var v struct {
+		Code Int64 `json:"code"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(`{"code":3733288246799497770}`), &v))
+	require.Equal(t, couponCode, int64(v.Code))
+	require.NoError(t, json.Unmarshal([]byte(`{"code":"3733288246799497770"}`), &v))
+	require.Equal(t, couponCode, int64(v.Code))
+	b, err := Marshal(v)
+	require.NoError(t, err)
+	require.Equal(t, `{"code":3733288246799497770}`, string(b), "sent as a number, every digit kept")
+}
+
+func FuzzInt64(f *testing.F) {
+	for _, s := range []string{`1`, `"2"`, `null`, `""`, `3733288246799497770`, `1e3`, `1.5`, `"x"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var n Int64
+		if err := n.UnmarshalJSON([]byte(in)); err != nil {
+			return
+		}
+		// Whatever decodes re-encodes as a number that decodes to the same value.
+		b, err := n.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m Int64
+		if err := m.UnmarshalJSON(b); err != nil || m != n {
+			t.Fatalf("%q -> %d -> %s -> %d (%v)", in, n, b, m, err)
+		}
+	})
+}
+
+func TestString(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{`"abc"`, "abc", false},
+		{`"张三"`, "张三", false},
+		{`"a\"b\u0041"`, `a"bA`, false},
+		{`""`, "", false},
+		{`null`, "", false},
+		{`123`, "123", false},
+		{`3733288246799497770`, "3733288246799497770", false}, // digit for digit
+		{`1.50`, "1.50", false},
+		{`-7`, "-7", false},
+		{`true`, "true", false},
+		{`{"a":1}`, "", true},
+		{`[1]`, "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			var s String
+			err := json.Unmarshal([]byte(tc.in), &s)
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, string(s))
+		})
+	}
+	b, err := Marshal(String("<&>"))
+	require.NoError(t, err)
+	require.Equal(t, `"<&>"`, string(b))
+}
+
+func FuzzString(f *testing.F) {
+	for _, s := range []string{`"a"`, `1`, `null`, `"\u00e9"`, `{}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var s String
+		if err := json.Unmarshal([]byte(in), &s); err != nil {
+			return
+		}
+		b, err := Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back String
+		if err := json.Unmarshal(b, &back); err != nil || back != s {
+			t.Fatalf("%q -> %q -> %s -> %q (%v)", in, s, b, back, err)
+		}
+	})
+}
+
+func TestBool(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    bool
+		wantErr bool
+	}{
+		{`true`, true, false},
+		{`false`, false, false},
+		{`"true"`, true, false},
+		{`"false"`, false, false},
+		{`1`, true, false},
+		{`0`, false, false},
+		{`"1"`, true, false},
+		{`"0"`, false, false},
+		{`null`, false, false},
+		{`""`, false, false},
+		{`"yes"`, false, true},
+		{`2`, false, true},
+		{`{}`, false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			v := Bool(!tc.want) // decoding must overwrite
+			err := json.Unmarshal([]byte(tc.in), &v)
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, bool(v))
+		})
+	}
+}
+
+func TestDateTime(t *testing.T) {
+	noon := time.Date(2021, 7, 21, 12, 12, 12, 0, Beijing)
+	cases := []struct {
+		in      string
+		want    time.Time
+		wantErr bool
+	}{
+		{`"2021-07-21 12:12:12"`, noon, false},
+		{`null`, time.Time{}, false},
+		{`""`, time.Time{}, false},
+		{strconv.FormatInt(noon.UnixMilli(), 10), noon, false},
+		{`"2021-07-21T12:12:12"`, time.Time{}, true},
+		{`"2021-07-21"`, time.Time{}, true},
+		{`"2021-13-01 00:00:00"`, time.Time{}, true},
+		{`"tomorrow"`, time.Time{}, true},
+		{`1.5`, time.Time{}, true},
+		{`true`, time.Time{}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			var d DateTime
+			err := json.Unmarshal([]byte(tc.in), &d)
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.True(t, tc.want.Equal(time.Time(d)), "got %v want %v", time.Time(d), tc.want)
+		})
+	}
+
+	// Encoding is Beijing wall-clock time whatever the zone of the value.
+	b, err := Marshal(DateTime(noon.UTC()))
+	require.NoError(t, err)
+	require.Equal(t, `"2021-07-21 12:12:12"`, string(b))
+	b, err = Marshal(DateTime{})
+	require.NoError(t, err)
+	require.Equal(t, `null`, string(b))
+	// A Beijing wall time in a container set to UTC stays a Beijing time.
+	var d DateTime
+	require.NoError(t, json.Unmarshal([]byte(`"2021-07-21 00:30:00"`), &d))
+	require.Equal(t, "2021-07-20 16:30:00", time.Time(d).UTC().Format(DateTimeLayout))
+}
+
+func TestMillis(t *testing.T) {
+	at := time.Date(2021, 7, 21, 12, 12, 12, 345e6, Beijing)
+	ms := strconv.FormatInt(at.UnixMilli(), 10)
+	cases := []struct {
+		in      string
+		want    time.Time
+		wantErr bool
+	}{
+		{ms, at, false},
+		{`"` + ms + `"`, at, false},
+		{`0`, time.Time{}, false},
+		{`null`, time.Time{}, false},
+		{`""`, time.Time{}, false},
+		{`"2021-07-21 12:12:12"`, at.Truncate(time.Second), false},
+		{`"2021/07/21"`, time.Time{}, true},
+		{`true`, time.Time{}, true},
+		{`1.5`, time.Time{}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			var m Millis
+			err := json.Unmarshal([]byte(tc.in), &m)
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.True(t, tc.want.Equal(time.Time(m)), "got %v want %v", time.Time(m), tc.want)
+		})
+	}
+	b, err := Marshal(Millis(at))
+	require.NoError(t, err)
+	require.Equal(t, ms, string(b))
+	b, err = Marshal(Millis{})
+	require.NoError(t, err)
+	require.Equal(t, `null`, string(b))
+}
+
+func FuzzTimes(f *testing.F) {
+	for _, s := range []string{`"2021-07-21 12:12:12"`, `1626840732000`, `null`, `""`, `"x"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var d DateTime
+		// The layout has four-digit years; epoch milliseconds can go beyond.
+		if err := d.UnmarshalJSON([]byte(in)); err == nil && !time.Time(d).IsZero() && time.Time(d).Year() > 0 && time.Time(d).Year() < 10000 {
+			b, err := d.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back DateTime
+			if err := back.UnmarshalJSON(b); err != nil || !time.Time(back).Equal(time.Time(d).Truncate(time.Second)) {
+				t.Fatalf("%q -> %v -> %s -> %v (%v)", in, time.Time(d), b, time.Time(back), err)
+			}
+		}
+		var m Millis
+		if err := m.UnmarshalJSON([]byte(in)); err == nil && !time.Time(m).IsZero() {
+			b, err := m.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Millis
+			if err := back.UnmarshalJSON(b); err != nil || !time.Time(back).Equal(time.Time(m).Truncate(time.Millisecond)) {
+				t.Fatalf("%q -> %v -> %s -> %v (%v)", in, time.Time(m), b, time.Time(back), err)
+			}
+		}
+	})
+}
+
+type material struct {
+	Name string `json:"name"`
+	Qty  Int64  `json:"qty"`
+}
+
+func TestJSONString(t *testing.T) {
+	v := JSONString[[]material]{V: []material{{Name: "咖啡<大杯>&", Qty: 2}}}
+	b, err := Marshal(v)
+	require.NoError(t, err)
+	require.Equal(t, `"[{\"name\":\"咖啡<大杯>&\",\"qty\":2}]"`, string(b), "JSON text inside a string, not HTML-escaped")
+
+	cases := []struct {
+		name    string
+		in      string
+		want    []material
+		wantErr bool
+	}{
+		{"string holding JSON", string(b), v.V, false},
+		{"bare value", `[{"name":"咖啡<大杯>&","qty":"2"}]`, v.V, false},
+		{"null", `null`, nil, false},
+		{"empty string", `""`, nil, false},
+		{"blank string", `"  "`, nil, false},
+		{"string holding bad JSON", `"[{\"name\":"`, nil, true},
+		{"wrong shape", `{"name":"x"}`, nil, true},
+		{"number", `5`, nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got JSONString[[]material]
+			err := json.Unmarshal([]byte(tc.in), &got)
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got.V)
+		})
+	}
+}
+
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{`"[{\"name\":\"a\",\"qty\":1}]"`, `[]`, `null`, `""`, `"x"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var j JSONString[[]material]
+		if err := json.Unmarshal([]byte(in), &j); err != nil {
+			return
+		}
+		b, err := Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back JSONString[[]material]
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%q -> %s: %v", in, b, err)
+		}
+		require.Equal(t, len(j.V), len(back.V))
+	})
+}
+
+func TestMarshalNoHTMLEscapingNoNewline(t *testing.T) {
+	b, err := Marshal(map[string]any{"q": "<a href=\"x\">&</a>", "n": couponCode})
+	require.NoError(t, err)
+	require.Equal(t, `{"n":3733288246799497770,"q":"<a href=\"x\">&</a>"}`, string(b))
+}
+
+type item struct {
+	Code Int64  `json:"code"`
+	Name String `json:"name"`
+}
+
+func TestDecodeEnvelope(t *testing.T) {
+	t.Run("success with paging at the top level", func(t *testing.T) {
+		var env Envelope[[]item]
+		dataErr, err := DecodeEnvelope([]byte(`{"success":true,"error_code":200,"data":[{"code":3733288246799497770,"name":"券"}],"pageNo":"2","pageSize":10,"totalCount":"11"}`), &env)
+		require.NoError(t, err)
+		require.NoError(t, dataErr)
+		require.True(t, bool(env.Success))
+		require.Equal(t, []item{{Code: Int64(couponCode), Name: "券"}}, env.Data)
+		require.Equal(t, Page{PageNo: 2, PageSize: 10, TotalCount: 11}, env.Page())
+	})
+	t.Run("data null", func(t *testing.T) {
+		var env Envelope[*item]
+		dataErr, err := DecodeEnvelope([]byte(`{"success":true,"data":null}`), &env)
+		require.NoError(t, err)
+		require.NoError(t, dataErr)
+		require.True(t, bool(env.Success))
+		require.Nil(t, env.Data)
+	})
+	t.Run("snake and camel spellings decode the same", func(t *testing.T) {
+		for _, body := range []string{
+			`{"success":false,"error_code":110003,"error_message":"会员未绑定"}`,
+			`{"success":false,"errorCode":110003,"errorMessage":"会员未绑定"}`,
+			`{"success":"false","errorCode":"110003","errorMessage":"会员未绑定","data":null}`,
+		} {
+			var env Envelope[item]
+			dataErr, err := DecodeEnvelope([]byte(body), &env)
+			require.NoError(t, err, body)
+			require.NoError(t, dataErr, body)
+			require.False(t, bool(env.Success))
+			require.Equal(t, int64(110003), env.Code(), body)
+			require.Equal(t, "会员未绑定", env.Message(), body)
+		}
+	})
+	t.Run("error answer whose data has another shape keeps code and message", func(t *testing.T) {
+		var env Envelope[item]
+		dataErr, err := DecodeEnvelope([]byte(`{"success":false,"error_code":1001,"error_message":"请求参数不合法","data":"phone"}`), &env)
+		require.NoError(t, err)
+		require.Error(t, dataErr)
+		require.Equal(t, int64(1001), env.Code())
+		require.Equal(t, "请求参数不合法", env.Message())
+		require.Equal(t, item{}, env.Data)
+	})
+	t.Run("a previous decode does not leak into the next", func(t *testing.T) {
+		var env Envelope[item]
+		_, err := DecodeEnvelope([]byte(`{"success":true,"data":{"code":1,"name":"a"},"pageNo":3}`), &env)
+		require.NoError(t, err)
+		env = Envelope[item]{}
+		_, err = DecodeEnvelope([]byte(`{"success":false,"error_code":500}`), &env)
+		require.NoError(t, err)
+		require.Equal(t, item{}, env.Data)
+		require.Equal(t, Page{}, env.Page())
+	})
+	for _, body := range []string{``, `   `, `<html>502 Bad Gateway</html>`, `null`, `[]`, `"ok"`, `{"success":true,"data":{`, `{"success":"maybe"}`, `{"error_code":"x"}`} {
+		t.Run("not an envelope: "+body, func(t *testing.T) {
+			var env Envelope[item]
+			_, err := DecodeEnvelope([]byte(body), &env)
+			require.Error(t, err)
+			require.True(t, errors.Is(err, ErrNotJSON), "%v", err)
+		})
+	}
+}
+
+func FuzzDecodeEnvelope(f *testing.F) {
+	for _, s := range []string{`{"success":true,"data":{"code":1}}`, `{"errorCode":5}`, `<html>`, `{}`, `{"data":[]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var env Envelope[item]
+		dataErr, err := DecodeEnvelope([]byte(in), &env)
+		if err != nil && dataErr != nil {
+			t.Fatalf("both errors set for %q", in)
+		}
+	})
+}
+
+func TestBeijingIsFixedUTC8(t *testing.T) {
+	at := time.Date(2024, 1, 1, 23, 30, 0, 0, time.UTC)
+	require.Equal(t, "2024-01-02", at.In(Beijing).Format(DateLayout))
+	_, off := at.In(Beijing).Zone()
+	require.Equal(t, 8*3600, off)
+}

@@ -1,0 +1,153 @@
+package ump
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	piiPhone  = "13800001234"
+	piiIDCard = "440402199001011234"
+)
+
+// syncBuffer is a log sink safe for concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestNothingSecretReachesLogsOrErrors drives successful calls, retries, a
+// token obtain and refresh, a 401 recovery and several kinds of failure with
+// debug logging on, and searches every log line and error string for the
+// app secret, tokens, signs, the full phone number and identity number.
+func TestNothingSecretReachesLogsOrErrors(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	var errs []error
+	keep := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	body := map[string]string{"phone": piiPhone, "id_card": piiIDCard, "name": "张三"}
+	echo := `{"success":false,"error_code":120001,"error_message":"非法的电话` + piiPhone + `, 身份证` + piiIDCard + `"}`
+
+	// Cold start: obtain; then a success, retries, failures.
+	c, m := mockSetup(t, NewMemoryTokenStore(), WithLogger(logger))
+	var secrets []string
+	m.route(epRead.method, func(r wireReq, n int) (*http.Response, error) {
+		switch {
+		case n <= 2: // busy twice, then success
+			return jsonResponse(200, `{"success":false,"error_code":500,"error_message":"系统繁忙"}`), nil
+		case n == 3:
+			return jsonResponse(200, `{"success":true,"data":{"code":1,"name":"`+piiPhone+`"}}`), nil
+		case n == 4: // the token is rejected: refresh and repeat
+			return jsonResponse(401, `{"success":false,"error_message":"access_token `+r.Query.Get("access_token")+` invalid"}`), nil
+		case n == 5:
+			return jsonResponse(200, `{"success":true,"data":{"code":2}}`), nil
+		default: // a proxy page echoing the whole request
+			page := "<html><body>502 Bad Gateway for /gw/gateway/wk.test.read/v1?" + r.RawQuery +
+				" secret " + testAppSecret + " phone " + piiPhone + " id " + piiIDCard + "</body></html>"
+			return httpmock.NewStringResponse(502, page), nil
+		}
+	})
+	m.reply(epWrite.method, echo)
+
+	_, _, err := call[echoOut](ctx, c, &epRead, body) // obtain, 2 retries, success
+	keep(err)
+	_, _, err = call[echoOut](ctx, c, &epRead, body) // 401, refresh, success
+	keep(err)
+	_, _, err = call[echoOut](ctx, c, &epRead, body) // HTML pages, retried
+	keep(err)
+	_, _, err = call[echoOut](ctx, c, &epWrite, body) // API error echoing personal data
+	keep(err)
+	// An unknown outcome, and a transport error, on a write.
+	m.route(epWrite.method, func(wireReq, int) (*http.Response, error) {
+		return nil, &resetError{}
+	})
+	_, _, err = call[echoOut](ctx, c, &epWrite, body)
+	keep(err)
+	// A deadline.
+	m.route(epRead.method, func(r wireReq, _ int) (*http.Response, error) {
+		time.Sleep(5 * time.Millisecond)
+		return jsonResponse(200, `{"success":true}`), nil
+	})
+	dctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+	_, _, err = call[echoOut](dctx, c, &epRead, body)
+	cancel()
+	keep(err)
+	// Token failures: a refresh refused by the gateway echoing the token.
+	c2, m2 := mockSetup(t, storeWith(t, tokenAt(time.Now(), -time.Minute)), WithLogger(logger))
+	m2.route(epRefresh.method, func(r wireReq, _ int) (*http.Response, error) {
+		return jsonResponse(200, `{"success":false,"error_code":1001,"error_message":"refresh_token=`+r.Query.Get("refresh_token")+` 无效"}`), nil
+	})
+	_, _, err = call[echoOut](ctx, c2, &epRead, body)
+	keep(err)
+	_, err = c2.Auth.Obtain(ctx)
+	keep(err)
+	st, err := c2.Auth.Status(ctx)
+	keep(err)
+	logger.Info("status", "status", st)
+
+	for _, e := range errs {
+		t.Log(e)
+	}
+	require.GreaterOrEqual(t, len(errs), 5)
+	for _, mg := range []*mockGW{m, m2} {
+		for _, r := range append(mg.requests(epRead.method), append(mg.requests(epWrite.method),
+			append(mg.requests(epRefresh.method), mg.requests(epObtain.method)...)...)...) {
+			for _, k := range []string{"access_token", "refresh_token", "sign"} {
+				if v := r.Query.Get(k); v != "" {
+					secrets = append(secrets, v)
+				}
+			}
+		}
+	}
+	require.Greater(t, len(secrets), 10)
+	secrets = append(secrets, testAppSecret, testAccessToken, testRefreshToken, piiPhone, piiIDCard)
+
+	out := logs.String()
+	for _, want := range []string{"ump: call", "ump: retrying", "ump: obtaining a fresh token", "ump: refreshing the access token", "level=DEBUG"} {
+		require.Contains(t, out, want, "the scenario did not log what it should have")
+	}
+	lines := strings.Split(out, "\n")
+	for _, err := range errs {
+		lines = append(lines, err.Error())
+	}
+	for _, line := range lines {
+		for _, s := range secrets {
+			require.NotContains(t, line, s)
+		}
+	}
+}
+
+// resetError is a transport failure after the request was written.
+type resetError struct{}
+
+func (*resetError) Error() string {
+	return "read tcp 10.0.0.1:50000->10.0.0.2:443: read: connection reset by peer"
+}
+func (*resetError) Timeout() bool   { return false }
+func (*resetError) Temporary() bool { return false }
