@@ -127,7 +127,7 @@ func (a *cli) couponListCommand() *cobra.Command {
 				if err != nil {
 					return withFlags(err, flags)
 				}
-				for _, c := range p.Coupons {
+				for _, c := range p.Items {
 					items = append(items, viewCoupon(c))
 				}
 				info = pageInfo{page: p.PageNo, size: p.PageSize, total: p.TotalCount}
@@ -140,7 +140,7 @@ func (a *cli) couponListCommand() *cobra.Command {
 	f.StringVar(&req.OpenID, "open-id", "", "the member's open_id, or phone number")
 	f.StringVar(&status, "status", "all", "all, valid, used or expired")
 	f.IntVar(&req.PageNo, "page", 1, "the page to list")
-	f.IntVar(&req.PageSize, "page-size", 0, fmt.Sprintf("coupons per page, 1 to %d (default %d)", ump.MaxUserCouponPageSize, ump.DefaultUserCouponPageSize))
+	f.IntVar(&req.PageSize, "page-size", 0, fmt.Sprintf("coupons per page, 1 to %d (default %d)", ump.MaxPageSize, ump.DefaultUserCouponPageSize))
 	f.BoolVar(&allPages, "all", false, "list every page")
 	return cmd
 }

@@ -70,7 +70,7 @@ func (a *cli) scoreRecordsCommand() *cobra.Command {
 				if err != nil {
 					return withFlags(err, recordFlags)
 				}
-				for _, r := range p.Records {
+				for _, r := range p.Items {
 					items = append(items, viewRecord(r))
 				}
 				info = pageInfo{page: p.PageNo, size: p.PageSize, total: p.TotalCount}

@@ -5,8 +5,8 @@
 // Against a real gateway the token is kept in a file (UMP_TOKEN_FILE, by
 // default tokens.json under the user's cache directory, in ump-go/), so
 // that running the examples again on the same day reuses it instead of
-// spending the day's one token obtain. `go run ./cmd/umptoken status --store
-// file:PATH` shows it, redacted.
+// spending the day's one token obtain. `go run ./cmd/ump token show --store
+// file:PATH --app-id APPID` shows it, redacted.
 package gateway
 
 import (
