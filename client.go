@@ -13,6 +13,7 @@ package ump
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -454,6 +455,63 @@ func exchange[T any](ctx context.Context, c *Client, ep *endpoint, body any, cre
 	return a.env.Data, a.env.Page(), nil
 }
 
+// RawAnswer is a successful answer to Raw: the envelope's data exactly as the
+// gateway sent it, and the paging fields of a paged call (zero otherwise).
+type RawAnswer struct {
+	Data                         json.RawMessage
+	PageNo, PageSize, TotalCount int64
+}
+
+// Raw calls the gateway method with body (JSON; empty sends none) through the
+// same request path as the typed calls: token, timestamp, sign, envelope
+// decoding. It is the escape hatch for a method the SDK has no typed call for
+// yet, and for debugging (cmd/ump's call command); prefer the typed calls,
+// which validate and know which calls are safe to repeat. Raw cannot know
+// that, so it never repeats a call that may have reached the gateway: an
+// ambiguous failure is an *OutcomeUnknownError. A failure the gateway
+// answered is an *APIError; the token calls are refused (they spend the daily
+// budget: use Auth).
+func (c *Client) Raw(ctx context.Context, method string, body json.RawMessage) (*RawAnswer, error) {
+	v := checker{method: method}
+	switch {
+	case !isMethodName(method):
+		v.method = "Raw"
+		v.add("method", "must be a gateway method name, such as wk.user.info.query")
+	case method == epObtain.method || method == epRefresh.method:
+		v.add("method", "token calls spend the daily budget: use Auth")
+	}
+	if len(body) > 0 && !json.Valid(body) {
+		v.add("body", "must be valid JSON")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var payload any // nil sends no body; a nil RawMessage would send "null"
+	if len(body) > 0 {
+		payload = body
+	}
+	data, pg, err := call[json.RawMessage](ctx, c, &endpoint{method: method}, payload)
+	if err != nil {
+		return nil, err
+	}
+	return &RawAnswer{Data: data, PageNo: pg.PageNo, PageSize: pg.PageSize, TotalCount: pg.TotalCount}, nil
+}
+
+// isMethodName reports whether s can be the {method} path segment: letters,
+// digits, dots, underscores and hyphens, as every documented method is.
+func isMethodName(s string) bool {
+	if s == "" || len(s) > 128 || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // decoder decodes one attempt's answer; answer[T] is the only implementation.
 type decoder interface {
 	decode(body []byte) error
@@ -767,33 +825,81 @@ type PageRequest struct {
 	PageSize int
 }
 
-// pages walks a paged call from page first on, yielding every item, until
-// totalCount items were seen or a page comes back short or empty. fetch gets
-// the page number and returns the items and the paging fields.
-func pages[T any](ctx context.Context, first, size int, fetch func(ctx context.Context, pageNo int) ([]T, page, error)) iter.Seq2[T, error] {
+// MaxPageSize is the largest page size the SDK asks a paged call for. The
+// document names no limit; larger pages risk the answer size cap.
+const MaxPageSize = 100
+
+// Page is one page of a paged call's answer: the items, and the paging
+// fields the gateway answered (the requested page and size where it did not
+// say).
+type Page[T any] struct {
+	Items      []T
+	PageNo     int
+	PageSize   int
+	TotalCount int
+}
+
+// pageParams checks req against the bounds every paged call shares and fills
+// in the call's default size. noField and sizeField are the call's own wire
+// names (3.5 spells them pageNo/pageSize, 3.8 and 5.5 page_no/page_size).
+func (v *checker) pageParams(req PageRequest, noField, sizeField string, defaultSize int) PageRequest {
+	if req.PageNo < 0 {
+		v.add(noField, "must be 1 or more (0 for the first page)")
+	}
+	if req.PageSize < 0 || req.PageSize > MaxPageSize {
+		v.add(sizeField, fmt.Sprintf("must be 1 to %d (0 for the default of %d)", MaxPageSize, defaultSize))
+	}
+	return PageRequest{PageNo: max(req.PageNo, 1), PageSize: cmp.Or(req.PageSize, defaultSize)}
+}
+
+// listPage is the shared path of every paged call: it sends body, decodes a
+// page of wire items W and converts each to T. req is the page asked for.
+func listPage[W, T any](ctx context.Context, c *Client, ep *endpoint, body any, req PageRequest, convert func(*W) T) (*Page[T], error) {
+	data, pg, err := call[[]W](ctx, c, ep, body)
+	if err != nil {
+		return nil, err
+	}
+	out := &Page[T]{
+		Items:  make([]T, len(data)),
+		PageNo: cmp.Or(int(pg.PageNo), req.PageNo), PageSize: cmp.Or(int(pg.PageSize), req.PageSize),
+		TotalCount: int(pg.TotalCount),
+	}
+	for i := range data {
+		out.Items[i] = convert(&data[i])
+	}
+	return out, nil
+}
+
+// allPages walks a paged call from req's page on, yielding every item, until
+// TotalCount items were seen or a page comes back short or empty. list is
+// the call for one page; it gets a copy of req with the page number set, so
+// the caller's request is never changed. An error is yielded once and ends
+// the walk.
+func allPages[T any](ctx context.Context, req PageRequest, list func(context.Context, PageRequest) (*Page[T], error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		// Copies: the sequence may be walked more than once.
-		first, size := max(first, 1), size
-		seen := int64(first-1) * int64(max(size, 0))
+		// Copies: the sequence may be walked more than once. A bad page
+		// number goes to list as it is, so that it is reported.
+		first, size := cmp.Or(req.PageNo, 1), req.PageSize
+		seen := (first - 1) * max(size, 0)
 		for no := first; ; no++ {
-			items, pg, err := fetch(ctx, no)
+			p, err := list(ctx, PageRequest{PageNo: no, PageSize: size})
 			if err != nil {
 				var zero T
 				yield(zero, err)
 				return
 			}
-			for _, it := range items {
+			for _, it := range p.Items {
 				if !yield(it, nil) {
 					return
 				}
 			}
 			if size <= 0 { // the caller took the gateway's default size
 				// An answer without pageSize: its first page shows the size.
-				size = max(int(pg.PageSize), len(items))
-				seen = int64(first-1) * int64(size)
+				size = max(p.PageSize, len(p.Items))
+				seen = (first - 1) * size
 			}
-			seen += int64(len(items))
-			if len(items) == 0 || len(items) < size || (pg.TotalCount > 0 && seen >= pg.TotalCount) {
+			seen += len(p.Items)
+			if len(p.Items) == 0 || len(p.Items) < size || (p.TotalCount > 0 && seen >= p.TotalCount) {
 				return
 			}
 		}

@@ -372,7 +372,6 @@ func TestRetryOffWithOneAttempt(t *testing.T) {
 	require.Equal(t, 1, m.count(epRead.method))
 }
 
-
 func TestDroppedConnection(t *testing.T) {
 	t.Run("non-idempotent: outcome unknown, one request", func(t *testing.T) {
 		c, g := setup(t)
@@ -740,19 +739,23 @@ func TestPages(t *testing.T) {
 	for i := range all {
 		all[i] = i
 	}
-	serve := func(size int, pageSizeField bool, fetched *[]int) func(context.Context, int) ([]int, page, error) {
-		return func(_ context.Context, no int) ([]int, page, error) {
+	// serve answers like a paged call through listPage: the gateway's
+	// default size is 10, and without a pageSize field the page reports the
+	// size it was asked for (0 when it was asked for none).
+	serve := func(size int, pageSizeField bool, fetched *[]int) func(context.Context, PageRequest) (*Page[int], error) {
+		return func(_ context.Context, req PageRequest) (*Page[int], error) {
+			no := req.PageNo
 			*fetched = append(*fetched, no)
 			sz := size
 			if sz <= 0 {
 				sz = 10 // the gateway's default
 			}
 			lo, hi := min((no-1)*sz, len(all)), min(no*sz, len(all))
-			pg := page{PageNo: int64(no), TotalCount: int64(len(all))}
+			p := &Page[int]{Items: all[lo:hi], PageNo: no, PageSize: req.PageSize, TotalCount: len(all)}
 			if pageSizeField {
-				pg.PageSize = int64(sz)
+				p.PageSize = sz
 			}
-			return all[lo:hi], pg, nil
+			return p, nil
 		}
 	}
 	for _, tc := range []struct {
@@ -771,7 +774,7 @@ func TestPages(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var fetched []int
-			seq := pages(context.Background(), tc.first, tc.size, serve(tc.size, tc.sizeField, &fetched))
+			seq := allPages(context.Background(), PageRequest{PageNo: tc.first, PageSize: tc.size}, serve(tc.size, tc.sizeField, &fetched))
 			var got []int
 			for v, err := range seq {
 				require.NoError(t, err)
@@ -791,11 +794,11 @@ func TestPages(t *testing.T) {
 	}
 	t.Run("error ends the walk", func(t *testing.T) {
 		boom := errors.New("boom")
-		seq := pages(context.Background(), 1, 5, func(_ context.Context, no int) ([]int, page, error) {
-			if no == 2 {
-				return nil, page{}, boom
+		seq := allPages(context.Background(), PageRequest{PageNo: 1, PageSize: 5}, func(_ context.Context, req PageRequest) (*Page[int], error) {
+			if req.PageNo == 2 {
+				return nil, boom
 			}
-			return all[:5], page{TotalCount: 23}, nil
+			return &Page[int]{Items: all[:5], TotalCount: 23}, nil
 		})
 		var n int
 		var last error
@@ -808,7 +811,7 @@ func TestPages(t *testing.T) {
 	})
 	t.Run("break stops fetching", func(t *testing.T) {
 		var fetched []int
-		for v := range pages(context.Background(), 1, 5, serve(5, true, &fetched)) {
+		for v := range allPages(context.Background(), PageRequest{PageNo: 1, PageSize: 5}, serve(5, true, &fetched)) {
 			if v == 6 {
 				break
 			}

@@ -530,15 +530,9 @@ func (s *CouponService) Verify(ctx context.Context, q *VerifyCouponsRequest) err
 	return err
 }
 
-// Paging of 5.5.
-const (
-	// DefaultUserCouponPageSize is the document's default page size for
-	// ListUserCoupons; the SDK sends it when PageSize is 0.
-	DefaultUserCouponPageSize = 15
-	// MaxUserCouponPageSize is the largest page size the SDK asks for; the
-	// document names no limit, and larger pages risk the answer size cap.
-	MaxUserCouponPageSize = 100
-)
+// DefaultUserCouponPageSize is the document's default page size for
+// ListUserCoupons; the SDK sends it when PageSize is 0.
+const DefaultUserCouponPageSize = 15
 
 // UserCouponsRequest selects a member's coupons (5.5).
 type UserCouponsRequest struct {
@@ -549,7 +543,7 @@ type UserCouponsRequest struct {
 	// coupons here (see CouponStatus).
 	Status CouponStatus
 	// PageNo (default 1) and PageSize (default DefaultUserCouponPageSize,
-	// at most MaxUserCouponPageSize) select the page.
+	// at most MaxPageSize) select the page.
 	PageRequest
 }
 
@@ -561,14 +555,7 @@ type userCouponsBody struct {
 }
 
 // UserCouponPage is one page of a member's coupons.
-type UserCouponPage struct {
-	Coupons []UserCoupon
-	// PageNo and PageSize are the page the gateway answered (the requested
-	// ones if it did not say); TotalCount counts all matching coupons.
-	PageNo     int
-	PageSize   int
-	TotalCount int
-}
+type UserCouponPage = Page[UserCoupon]
 
 // UserCoupon is a coupon a member holds (an entry of 5.5's answer).
 type UserCoupon struct {
@@ -668,35 +655,12 @@ func (s *CouponService) ListUserCoupons(ctx context.Context, q *UserCouponsReque
 	if q.Status != 0 {
 		couponRange(&v, "status", int(q.Status), 1, 3)
 	}
-	couponNotNegative(&v, "page_no", int64(q.PageNo))
-	if q.PageSize < 0 || q.PageSize > MaxUserCouponPageSize {
-		v.add("page_size", "must be 1.."+strconv.Itoa(MaxUserCouponPageSize)+" (0: the default)")
-	}
+	pr := v.pageParams(q.PageRequest, "page_no", "page_size", DefaultUserCouponPageSize)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	body := userCouponsBody{OpenID: q.OpenID, PageNo: max(q.PageNo, 1), PageSize: q.PageSize, Status: q.Status}
-	if body.PageSize == 0 {
-		body.PageSize = DefaultUserCouponPageSize
-	}
-	data, pg, err := call[[]userCouponData](ctx, s.client, &epCouponUserList, &body)
-	if err != nil {
-		return nil, err
-	}
-	out := &UserCouponPage{
-		Coupons: make([]UserCoupon, len(data)),
-		PageNo:  int(pg.PageNo), PageSize: int(pg.PageSize), TotalCount: int(pg.TotalCount),
-	}
-	if out.PageNo == 0 {
-		out.PageNo = body.PageNo
-	}
-	if out.PageSize == 0 {
-		out.PageSize = body.PageSize
-	}
-	for i := range data {
-		out.Coupons[i] = data[i].coupon()
-	}
-	return out, nil
+	body := userCouponsBody{OpenID: q.OpenID, PageNo: pr.PageNo, PageSize: pr.PageSize, Status: q.Status}
+	return listPage(ctx, s.client, &epCouponUserList, &body, pr, (*userCouponData).coupon)
 }
 
 // AllUserCoupons iterates over a member's coupons from q's page on (page 1 if
@@ -704,21 +668,14 @@ func (s *CouponService) ListUserCoupons(ctx context.Context, q *UserCouponsReque
 // copied when AllUserCoupons is called and never modified. An error, a bad
 // request included, is yielded once and ends the iteration.
 func (s *CouponService) AllUserCoupons(ctx context.Context, q *UserCouponsRequest) iter.Seq2[UserCoupon, error] {
-	var req UserCouponsRequest
+	var base UserCouponsRequest
 	if q != nil {
-		req = *q
+		base = *q
 	}
-	if req.PageSize == 0 {
-		req.PageSize = DefaultUserCouponPageSize
-	}
-	return pages(ctx, req.PageNo, req.PageSize, func(ctx context.Context, no int) ([]UserCoupon, page, error) {
-		r := req
-		r.PageNo = no
-		p, err := s.ListUserCoupons(ctx, &r)
-		if err != nil {
-			return nil, page{}, err
-		}
-		return p.Coupons, page{PageNo: int64(p.PageNo), PageSize: int64(p.PageSize), TotalCount: int64(p.TotalCount)}, nil
+	return allPages(ctx, base.PageRequest, func(ctx context.Context, pr PageRequest) (*UserCouponPage, error) {
+		r := base
+		r.PageRequest = pr
+		return s.ListUserCoupons(ctx, &r)
 	})
 }
 

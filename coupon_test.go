@@ -44,7 +44,6 @@ func beijing(y int, mo time.Month, d, h, mi, s int) time.Time {
 	return time.Date(y, mo, d, h, mi, s, 0, wire.Beijing)
 }
 
-
 func TestCouponCreateTemplateMatchesDocumentExample(t *testing.T) {
 	c, g := setup(t)
 	g.reply("wk.coupon.template.add", fixture(t, "coupon-template-add.json"))
@@ -378,8 +377,8 @@ func TestCouponListUserCouponsDecodesDocumentExample(t *testing.T) {
 	assert.Equal(t, 1, p.PageNo)
 	assert.Equal(t, 15, p.PageSize)
 	assert.Equal(t, 1, p.TotalCount)
-	require.Len(t, p.Coupons, 1)
-	got := p.Coupons[0]
+	require.Len(t, p.Items, 1)
+	got := p.Items[0]
 	assert.True(t, time.UnixMilli(1627401600000).Equal(got.EndTime))
 	assert.True(t, time.UnixMilli(1626452602000).Equal(got.BeginTime))
 	assert.True(t, time.UnixMilli(1626452602000).Equal(got.ReceiveTime))
@@ -425,7 +424,7 @@ func TestCouponListUserCouponsFiltersAndLenientAnswers(t *testing.T) {
 	assert.Equal(t, 3, p.PageNo, "the requested page when the gateway does not say")
 	assert.Equal(t, 10, p.PageSize)
 	assert.Equal(t, 31, p.TotalCount)
-	got := p.Coupons[0]
+	got := p.Items[0]
 	assert.Equal(t, int64(3735473975794516910), got.CouponCode)
 	assert.Equal(t, int64(5), got.ID)
 	assert.Equal(t, []NamedRef{{ID: "S-9", Name: "拱北"}}, got.Stores)

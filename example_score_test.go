@@ -4,43 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 
 	ump "github.com/greedc/ump-go"
+	"github.com/greedc/ump-go/umptest"
 )
 
-// A score change, against a stand-in for the gateway that answers the token
-// call and the change with the document's examples.
+// A member with 100 points tries to exchange 500 for a benefit, against the
+// in-process test gateway. Each change carries a fresh change_id: the key the
+// gateway deduplicates on. A lost answer is resolved by the SDK itself (see
+// ScoreService.Change); only if that cannot finish in time does the error
+// carry the request for Score.Resolve.
 func ExampleScoreService_Change() {
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/gw/gateway/dss.auth.token.query/v1":
-			_, _ = io.WriteString(w, `{"success":true,"error_code":200,"data":`+
-				`{"access_token":"B1ABA5C50C41C5FEE3E911EC8020C32C","refresh_token":"5ED02D25F23917092218565B9DDAF657","expire_in":7200}}`)
-		case "/gw/gateway/wk.user.event.score.change/v1":
-			_, _ = io.WriteString(w, `{"success":true,"error_code":200,"error_message":"","data":{"statement_id":"SP016244316351097643"}}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer gw.Close()
+	srv := umptest.NewServer()
+	defer srv.Close()
+	openID := srv.AddMember(umptest.Member{Phone: "13800000000", Score: 100})
+	c := srv.Client()
 
-	c, err := ump.NewClient("wkb1ag2hdad7e6jw1r", "app-secret", ump.WithBaseURL(gw.URL))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
 	changeID := ump.NewChangeID() // keep it with the change: the gateway deduplicates on it
 	res, err := c.Score.Change(context.Background(), &ump.ScoreChangeRequest{
-		OpenID:       "25c56912e05847c0b09f03ca7e52b796",
-		Score:        100,
-		OutBizNo:     "66239d2848de",
-		OrderAmount:  ump.Yuan(200, 0),
-		ChangeReason: "兑换权益",
-		ChangeEvent:  ump.EventAdd,
-		ChangeID:     changeID,
+		OpenID: openID, Score: 500, OutBizNo: "66239d2848de", OrderAmount: ump.Yuan(200, 0),
+		ChangeReason: "兑换权益", ChangeEvent: ump.EventSubtract, ChangeID: changeID,
 	})
 	var unresolved *ump.ScoreChangeUnresolvedError
 	switch {
@@ -56,5 +39,5 @@ func ExampleScoreService_Change() {
 	default:
 		fmt.Println("statement", res.StatementID) // res.ChangeID is the change_id that applied
 	}
-	// Output: statement SP016244316351097643
+	// Output: not enough points
 }

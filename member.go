@@ -27,11 +27,8 @@ var (
 	epListLevels   = endpoint{method: "wk.user.level.list", idempotent: true}
 )
 
-// Paging of the level table (3.8).
-const (
-	levelPageSize    = 10  // the document's default page_size
-	levelPageSizeMax = 100 // the largest page_size the SDK asks for
-)
+// levelPageSize is the document's default page_size of the level table (3.8).
+const levelPageSize = 10
 
 // errMissingData reports a success answer without the data the call exists
 // for; a *ResponseError carries it.
@@ -406,14 +403,7 @@ type Level struct {
 }
 
 // LevelPage is one page of the level table.
-type LevelPage struct {
-	Items []Level
-	// PageNo, PageSize and TotalCount are the answer's paging fields; the
-	// gateway may report as PageSize the number of items it returned.
-	PageNo     int
-	PageSize   int
-	TotalCount int64
-}
+type LevelPage = Page[Level]
 
 type levelData struct {
 	ID          wire.Int64  `json:"id"`
@@ -428,17 +418,16 @@ type levelPageBody struct {
 
 // ListLevels returns one page of the member level table (3.8). A zero PageNo
 // asks for page 1, a zero PageSize for the document's default of 10; a
-// PageSize above 100 is rejected.
+// PageSize above MaxPageSize is rejected.
 func (s *MemberService) ListLevels(ctx context.Context, req PageRequest) (*LevelPage, error) {
-	body, err := levelPage(req)
-	if err != nil {
+	v := checker{method: epListLevels.method}
+	req = v.pageParams(req, "page_no", "page_size", levelPageSize)
+	if err := v.err(); err != nil {
 		return nil, err
 	}
-	items, pg, err := s.listLevels(ctx, body)
-	if err != nil {
-		return nil, err
-	}
-	return &LevelPage{Items: items, PageNo: int(pg.PageNo), PageSize: int(pg.PageSize), TotalCount: pg.TotalCount}, nil
+	return listPage(ctx, s.client, &epListLevels, levelPageBody(req), req, func(d *levelData) Level {
+		return Level{ID: int64(d.ID), Number: int64(d.LevelNumber), Name: string(d.LevelName)}
+	})
 }
 
 // AllLevels walks the level table page after page, starting at req's page,
@@ -450,44 +439,7 @@ func (s *MemberService) ListLevels(ctx context.Context, req PageRequest) (*Level
 //		...
 //	}
 func (s *MemberService) AllLevels(ctx context.Context, req PageRequest) iter.Seq2[Level, error] {
-	first, err := levelPage(req)
-	if err != nil {
-		return func(yield func(Level, error) bool) { yield(Level{}, err) }
-	}
-	return pages(ctx, first.PageNo, first.PageSize, func(ctx context.Context, no int) ([]Level, page, error) {
-		return s.listLevels(ctx, levelPageBody{PageNo: no, PageSize: first.PageSize})
-	})
-}
-
-// levelPage validates req and fills in the document's defaults.
-func levelPage(req PageRequest) (levelPageBody, error) {
-	v := checker{method: epListLevels.method}
-	if req.PageNo < 0 {
-		v.add("page_no", "must be 1 or more (0 for the first page)")
-	}
-	if req.PageSize < 0 || req.PageSize > levelPageSizeMax {
-		v.add("page_size", "must be 1 to "+strconv.Itoa(levelPageSizeMax)+" (0 for the default of "+strconv.Itoa(levelPageSize)+")")
-	}
-	if err := v.err(); err != nil {
-		return levelPageBody{}, err
-	}
-	b := levelPageBody{PageNo: max(req.PageNo, 1), PageSize: req.PageSize}
-	if b.PageSize == 0 {
-		b.PageSize = levelPageSize
-	}
-	return b, nil
-}
-
-func (s *MemberService) listLevels(ctx context.Context, body levelPageBody) ([]Level, page, error) {
-	data, pg, err := call[[]levelData](ctx, s.client, &epListLevels, body)
-	if err != nil {
-		return nil, page{}, err
-	}
-	items := make([]Level, len(data))
-	for i, d := range data {
-		items[i] = Level{ID: int64(d.ID), Number: int64(d.LevelNumber), Name: string(d.LevelName)}
-	}
-	return items, pg, nil
+	return allPages(ctx, req, s.ListLevels)
 }
 
 // isEmail is a shape check only (something@domain.tld, no spaces): the

@@ -27,7 +27,6 @@ func docCreateRequest() *CreateMemberRequest {
 	}
 }
 
-
 func TestMemberCreateSendsTheDocumentedRequest(t *testing.T) {
 	c, g := setup(t)
 	g.reply("wk.user.info.add", fixture(t, "member-create.json"))

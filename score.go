@@ -175,21 +175,10 @@ type ScoreRecord struct {
 }
 
 // ScoreRecordPage is one page of score records.
-type ScoreRecordPage struct {
-	Records []ScoreRecord
-	// PageNo and PageSize are the page the gateway answered (the requested
-	// ones if it did not say); TotalCount counts all matching records.
-	PageNo     int
-	PageSize   int
-	TotalCount int
-}
+type ScoreRecordPage = Page[ScoreRecord]
 
-// Score record paging bounds. The document gives no maximum; 100 keeps a page
-// within what a member list can show and the answer small.
-const (
-	defaultScorePageSize = 10
-	maxScorePageSize     = 100
-)
+// defaultScorePageSize is 3.5's page size when none is asked for.
+const defaultScorePageSize = 10
 
 // Change adds or subtracts points, exactly once.
 //
@@ -441,43 +430,17 @@ func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*
 	if req.ScoreType < ScoreAll || req.ScoreType > ScoreExpense {
 		v.add("score_type", "must be 0 (all), 1 (income) or 2 (expense)")
 	}
-	if req.PageNo < 0 {
-		v.add("pageNo", "must not be negative")
-	}
-	if req.PageSize < 0 || req.PageSize > maxScorePageSize {
-		v.add("pageSize", "must be between 1 and 100 (0 for the default, 10)")
-	}
+	pr := v.pageParams(req.PageRequest, "pageNo", "pageSize", defaultScorePageSize)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	body := scoreRecordsBody{
-		OpenID: req.OpenID, ScoreType: req.ScoreType,
-		PageSize: req.PageSize, PageNo: max(req.PageNo, 1),
-	}
-	if body.PageSize == 0 {
-		body.PageSize = defaultScorePageSize
-	}
-	rows, pg, err := call[[]scoreRecordData](ctx, s.client, &epScoreRecords, body)
-	if err != nil {
-		return nil, err
-	}
-	out := &ScoreRecordPage{
-		Records: make([]ScoreRecord, len(rows)),
-		PageNo:  int(pg.PageNo), PageSize: int(pg.PageSize), TotalCount: int(pg.TotalCount),
-	}
-	if out.PageNo == 0 {
-		out.PageNo = body.PageNo
-	}
-	if out.PageSize == 0 {
-		out.PageSize = body.PageSize
-	}
-	for i, r := range rows {
-		out.Records[i] = ScoreRecord{
+	body := scoreRecordsBody{OpenID: req.OpenID, ScoreType: req.ScoreType, PageSize: pr.PageSize, PageNo: pr.PageNo}
+	return listPage(ctx, s.client, &epScoreRecords, body, pr, func(r *scoreRecordData) ScoreRecord {
+		return ScoreRecord{
 			ID: int64(r.ID), Amount: int64(r.Amount), Desc: string(r.Desc),
 			CreateTime: time.Time(r.CreateTime), UpdateTime: time.Time(r.UpdateTime),
 		}
-	}
-	return out, nil
+	})
 }
 
 // AllRecords walks every score record from req's page on (page 1 when
@@ -493,18 +456,10 @@ func (s *ScoreService) AllRecords(ctx context.Context, req *ScoreRecordsRequest)
 	if req != nil {
 		base = *req
 	}
-	size := base.PageSize
-	if size == 0 {
-		size = defaultScorePageSize
-	}
-	return pages(ctx, base.PageNo, size, func(ctx context.Context, pageNo int) ([]ScoreRecord, page, error) {
+	return allPages(ctx, base.PageRequest, func(ctx context.Context, pr PageRequest) (*ScoreRecordPage, error) {
 		r := base
-		r.PageNo, r.PageSize = pageNo, size
-		p, err := s.Records(ctx, &r)
-		if err != nil {
-			return nil, page{}, err
-		}
-		return p.Records, page{PageNo: int64(p.PageNo), PageSize: int64(p.PageSize), TotalCount: int64(p.TotalCount)}, nil
+		r.PageRequest = pr
+		return s.Records(ctx, &r)
 	})
 }
 

@@ -312,8 +312,8 @@ func TestScoreRecordsDecodesTheDocumentExample(t *testing.T) {
 	require.Equal(t, `{"open_id":"xxxx","score_type":1,"pageSize":10,"pageNo":1}`, string(g.calls()[0].Body),
 		"numbers, not the example's strings; defaults page 1, size 10")
 	want := time.Date(2021, 6, 21, 14, 35, 29, 0, wire.Beijing)
-	require.Len(t, p.Records, 1)
-	r := p.Records[0]
+	require.Len(t, p.Items, 1)
+	r := p.Items[0]
 	require.Equal(t, int64(1), r.ID)
 	require.Equal(t, int64(30), r.Amount)
 	require.Equal(t, "消费增加积分", r.Desc)
@@ -335,9 +335,9 @@ func TestScoreRecordsSendsPagingAsNumbers(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, `{"open_id":"o1","score_type":2,"pageSize":100,"pageNo":3}`, string(g.calls()[0].Body))
-	require.Equal(t, int64(6812728783716537794), p.Records[0].ID)
-	require.Equal(t, int64(9223372036854775807), p.Records[0].Amount)
-	require.True(t, p.Records[0].UpdateTime.IsZero())
+	require.Equal(t, int64(6812728783716537794), p.Items[0].ID)
+	require.Equal(t, int64(9223372036854775807), p.Items[0].Amount)
+	require.True(t, p.Items[0].UpdateTime.IsZero())
 	require.Equal(t, int64(9007199254740993), int64(p.TotalCount))
 	require.Equal(t, 3, p.PageNo)
 }
@@ -348,7 +348,7 @@ func TestScoreRecordsPagingFallsBackToTheRequest(t *testing.T) {
 	g.reply("wk.user.score.record", `{"success":true,"error_code":200,"data":[]}`)
 	p, err := c.Score.Records(context.Background(), &ScoreRecordsRequest{OpenID: "o1", PageRequest: PageRequest{PageNo: 4}})
 	require.NoError(t, err)
-	require.Equal(t, &ScoreRecordPage{Records: []ScoreRecord{}, PageNo: 4, PageSize: 10}, p)
+	require.Equal(t, &ScoreRecordPage{Items: []ScoreRecord{}, PageNo: 4, PageSize: 10}, p)
 }
 
 func TestScoreRecordsValidation(t *testing.T) {

@@ -12,8 +12,8 @@
 //
 // The gateway serves all nineteen calls of the platform document
 // (sections 2-6) at {URL}/gw/gateway/{method}/v1, and checks every request
-// the way the document says the platform does. cmd/umpsandbox serves the
-// same gateway on an address of your choice.
+// the way the document says the platform does. The command `ump sandbox`
+// (cmd/ump) serves the same gateway on an address of your choice.
 //
 // # Requests
 //

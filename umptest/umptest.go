@@ -102,7 +102,7 @@ func WithSMSPerDay(n int) Option { return func(c *config) { c.smsPerDay = n } }
 func WithTLS() Option { return func(c *config) { c.tls = true } }
 
 // Handler is the emulated gateway as an http.Handler, with its state. Serve
-// it on any address (cmd/umpsandbox does); NewServer serves it on an
+// it on any address (`ump sandbox` does); NewServer serves it on an
 // httptest server. It is safe for concurrent use.
 type Handler struct {
 	p     *platform.Platform

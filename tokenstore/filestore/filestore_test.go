@@ -110,7 +110,7 @@ func TestFileIsPrivateAndReadable(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
 
-	// Operators read the file (umptoken status); its layout is documented.
+	// Operators read the file (ump token show); its layout is documented.
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"format": 1`)

@@ -13,13 +13,13 @@ import (
 
 func TestSandboxStopsOnSIGTERM(t *testing.T) {
 	var stderr syncBuffer
-	_, done := start(t, context.Background(), &stderr)
+	_, done := startSandbox(t, context.Background(), nil, &stderr)
 	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGTERM))
 	select {
-	case err := <-done:
-		require.NoError(t, err)
+	case code := <-done:
+		require.Equal(t, exitOK, code, stderr.String())
 	case <-time.After(10 * time.Second):
 		t.Fatal("sandbox did not stop on SIGTERM")
 	}
-	require.Contains(t, stderr.String(), "umpsandbox: shutting down")
+	require.Contains(t, stderr.String(), "ump sandbox: shutting down")
 }
