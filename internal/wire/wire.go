@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Int64 decodes a JSON number, a numeric string, null or "" (as 0) exactly,
@@ -36,19 +37,53 @@ func (n Int64) MarshalJSON() ([]byte, error) {
 }
 
 func parseInt(b []byte) (int64, error) {
+	if v, ok := intValue(b); ok {
+		return v, nil
+	}
+	return 0, fmt.Errorf("wire: %q is not an integer", truncate(unquote(b)))
+}
+
+// intValue is parseInt without the error, for callers that try an integer
+// before another form (a date): a failure then costs no allocation.
+func intValue(b []byte) (int64, bool) {
 	b = unquote(b)
 	if len(b) == 0 || string(b) == "null" {
-		return 0, nil
+		return 0, true
+	}
+	if !mayBeNumber(b) {
+		return 0, false // strconv would fail too, allocating its error
 	}
 	v, err := strconv.ParseInt(string(b), 10, 64)
 	if err == nil {
-		return v, nil
+		return v, true
 	}
 	// Some answers carry integral values as 100.0; accept those exactly.
 	if f, ferr := strconv.ParseFloat(string(b), 64); ferr == nil && f == float64(int64(f)) && f < 1<<53 && f > -(1<<53) {
-		return int64(f), nil
+		return int64(f), true
 	}
-	return 0, fmt.Errorf("wire: %q is not an integer", truncate(b))
+	return 0, false
+}
+
+// mayBeNumber is false for text that neither strconv.ParseInt nor
+// strconv.ParseFloat accepts: a space, a colon or a quote anywhere, or a
+// sign other than at the start or after an exponent letter, as in
+// "1994-09-28" or "2021-06-28 18:04:20".
+func mayBeNumber(b []byte) bool {
+	for i, c := range b {
+		switch c {
+		case ' ', ':', '"':
+			return false
+		case '+', '-':
+			if i > 0 {
+				switch b[i-1] {
+				case 'e', 'E', 'p', 'P':
+				default:
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // String decodes a JSON string, a bare number (kept digit for digit), a
@@ -61,6 +96,10 @@ func (s *String) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || string(b) == "null":
 		*s = ""
 	case b[0] == '"':
+		if v, ok := plainString(b); ok {
+			*s = String(v)
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -72,6 +111,30 @@ func (s *String) UnmarshalJSON(b []byte) error {
 		*s = String(b)
 	}
 	return nil
+}
+
+// plainString returns the text of a JSON string that has no escapes, no
+// control characters and only valid UTF-8: exactly what json.Unmarshal would
+// produce for it, without a second decoder pass. Any other string is left to
+// json.Unmarshal.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	ascii := true
+	for _, c := range in {
+		switch {
+		case c < ' ' || c == '"' || c == '\\':
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // Bool decodes true/false, "true"/"false", 1/0 and null (as false).
@@ -251,7 +314,7 @@ func (t *Millis) UnmarshalJSON(b []byte) error {
 		*t = Millis{}
 		return nil
 	}
-	if ms, err := parseInt(s); err == nil {
+	if ms, ok := intValue(s); ok {
 		if ms == 0 {
 			*t = Millis{}
 		} else {
