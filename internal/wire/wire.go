@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -367,12 +368,33 @@ func (j *JSONString[T]) UnmarshalJSON(b []byte) error {
 // Marshal encodes v as JSON without HTML escaping and without the trailing
 // newline json.Encoder adds: the exact bytes the SDK signs and sends.
 func Marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := MarshalTo(&buf, v); err != nil {
-		return nil, err
+	e := encoders.Get().(*encoder)
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return nil, err // the encoder is dropped, not pooled, after a failure
 	}
-	return buf.Bytes(), nil
+	// The result is a copy: the caller may hand it to a transport that
+	// reads it after the call returns.
+	out := bytes.Clone(bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'}))
+	if e.buf.Cap() <= 64<<10 {
+		encoders.Put(e)
+	}
+	return out, nil
 }
+
+// encoder is a pooled json.Encoder writing to its own buffer: Marshal then
+// allocates only its result.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(encoder)
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
 
 // MarshalTo is Marshal appending to buf.
 func MarshalTo(buf *bytes.Buffer, v any) error {

@@ -92,3 +92,33 @@ func TestMillisDecodes(t *testing.T) {
 		}
 	}
 }
+
+// Marshal's results are the exact bytes the SDK signs and sends: no HTML
+// escaping, no trailing newline, and never aliased to a pooled buffer that
+// a later call overwrites while a transport may still be reading.
+func TestMarshalResultsAreIndependent(t *testing.T) {
+	first, err := Marshal(map[string]string{"q": "<&>"})
+	if err != nil || string(first) != `{"q":"<&>"}` {
+		t.Fatalf("Marshal = %s, %v", first, err)
+	}
+	for range 3 {
+		if _, err := Marshal(map[string]string{"q": "overwrite overwrite"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(first) != `{"q":"<&>"}` {
+		t.Errorf("an earlier result changed to %s", first)
+	}
+	nested, err := Marshal(struct {
+		V JSONString[[]int] `json:"v"`
+	}{JSONString[[]int]{[]int{1, 2}}})
+	if err != nil || string(nested) != `{"v":"[1,2]"}` {
+		t.Errorf("nested Marshal = %s, %v", nested, err)
+	}
+	if _, err := Marshal(func() {}); err == nil {
+		t.Error("Marshal of a func succeeded")
+	}
+	if b, err := Marshal(1); err != nil || string(b) != "1" {
+		t.Errorf("Marshal after a failure = %s, %v", b, err)
+	}
+}
