@@ -171,10 +171,17 @@ func report(w io.Writer, s samples) bool {
 			fmt.Fprintf(w, "%-32s %4d %8.3f   %.2f-%.2f\n", name, len(v), median(v), slices.Min(v), slices.Max(v))
 		}
 	}
+	// Time is judged on the alternating benchmark when there is one: two
+	// sub-benchmarks a second apart on a busy machine can differ by far
+	// more than the overhead measured. Allocations are exact either way.
 	met, seen := true, false
 	for _, name := range goalBenchmarks {
 		t, okT := ratio(s, name, "ns/op")
 		a, okA := ratio(s, name, "allocs/op")
+		how := "ratio of medians"
+		if v := s[name+"Alternating"]["both"]["sdk/floor"]; len(v) > 0 {
+			t, okT, how = median(v), true, "alternating"
+		}
 		if !okT || !okA {
 			continue
 		}
@@ -183,18 +190,7 @@ func report(w io.Writer, s samples) bool {
 		if t > goalTime || a > goalAllocs {
 			verdict, met = "NOT met", false
 		}
-		fmt.Fprintf(w, "goal %s: time %.3f <= %.2f, allocs %.3f <= %.2f: %s\n", name, t, goalTime, a, goalAllocs, verdict)
-	}
-	for _, name := range goalBenchmarks {
-		v := s[name+"Alternating"]["both"]["sdk/floor"]
-		if len(v) == 0 {
-			continue
-		}
-		verdict := "met"
-		if median(v) > goalTime {
-			verdict, met = "NOT met", false
-		}
-		fmt.Fprintf(w, "goal %sAlternating: time %.3f <= %.2f: %s\n", name, median(v), goalTime, verdict)
+		fmt.Fprintf(w, "goal %s: time %.3f (%s) <= %.2f, allocs %.3f <= %.2f: %s\n", name, t, how, goalTime, a, goalAllocs, verdict)
 	}
 	return met && seen
 }
