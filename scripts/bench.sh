@@ -21,7 +21,8 @@ OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ump-bench.XXXXXX")}
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-export PATH="$PATH:$(go env GOPATH)/bin"
+gobin=$(go env GOBIN)
+export PATH="$PATH:${gobin:-$(go env GOPATH)/bin}"
 
 if ! command -v benchstat >/dev/null 2>&1; then
   echo "installing benchstat@$BENCHSTAT_VERSION" >&2
