@@ -577,7 +577,14 @@ const (
 	tokenRejected                // refresh the token once and repeat
 )
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// answerBuf is a pooled read buffer with the reader that caps it, so that
+// reading an answer allocates nothing.
+type answerBuf struct {
+	bytes.Buffer
+	limit io.LimitedReader
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(answerBuf) }}
 
 // roundTrip is the one request path: marshal once; per attempt take a token,
 // stamp, sign the exact bytes, send, read with a cap, decode; then return,
@@ -679,14 +686,16 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, payload []byte, cred
 	}
 	raw := resp.RawBody()
 	status := resp.StatusCode()
-	buf := bodyPool.Get().(*bytes.Buffer)
+	buf := bodyPool.Get().(*answerBuf)
 	buf.Reset()
 	defer func() {
 		if buf.Cap() <= 64<<10 {
 			bodyPool.Put(buf)
 		}
 	}()
-	_, rerr := buf.ReadFrom(io.LimitReader(raw, c.maxBody+1))
+	buf.limit = io.LimitedReader{R: raw, N: c.maxBody + 1}
+	_, rerr := buf.ReadFrom(&buf.limit)
+	buf.limit.R = nil // do not keep the connection's body reachable from the pool
 	raw.Close()
 	if rerr != nil {
 		terr := newTransportError(ep.method, rerr)
@@ -695,13 +704,21 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, payload []byte, cred
 	}
 	v, err := c.judge(ep, status, buf.Bytes(), cred, dec)
 	err = withoutSign(err, sign)
-	var code int64
+	c.logAttempt(ctx, ep, n, start, status, apiCode(err), err)
+	return v, err
+}
+
+// apiCode returns the gateway's error code that err carries, or 0. The
+// target of errors.As lives on the heap, so a successful call skips it.
+func apiCode(err error) int64 {
+	if err == nil {
+		return 0
+	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		code = apiErr.Code
+		return apiErr.Code
 	}
-	c.logAttempt(ctx, ep, n, start, status, code, err)
-	return v, err
+	return 0
 }
 
 // judge turns an answer into a verdict.

@@ -114,12 +114,3 @@ func TestSignSortedMatchesSign(t *testing.T) {
 		require.Equal(t, md5Hex(cred+"vtimestamp1700000000000"+string(body)+testAppSecret), signSorted(pairs, body, testAppSecret))
 	}
 }
-
-func BenchmarkSign(b *testing.B) {
-	q := url.Values{"access_token": {testAccessToken}, "timestamp": {"1700000000000"}}
-	body := []byte(`{"phone":"13800000000","open_id":"o-123456789"}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		Sign(q, body, testAppSecret)
-	}
-}

@@ -45,13 +45,15 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var t time.Time
-	if ms, err := parseInt(s); err == nil {
+	var err error
+	if ms, ok := intValue(s); ok {
 		if ms == 0 {
 			*d = Date{}
 			return nil
 		}
 		t = time.UnixMilli(ms).In(Beijing)
 	} else if b[0] != '"' {
+		_, err = parseInt(s)
 		return err
 	} else if t, err = time.ParseInLocation(DateLayout, string(s), Beijing); err != nil {
 		if t, err = time.ParseInLocation(DateTimeLayout, string(s), Beijing); err != nil {

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Int64 decodes a JSON number, a numeric string, null or "" (as 0) exactly,
@@ -36,23 +38,57 @@ func (n Int64) MarshalJSON() ([]byte, error) {
 }
 
 func parseInt(b []byte) (int64, error) {
+	if v, ok := intValue(b); ok {
+		return v, nil
+	}
+	return 0, fmt.Errorf("wire: %q is not an integer", truncate(unquote(b)))
+}
+
+// intValue is parseInt without the error, for callers that try an integer
+// before another form (a date): a failure then costs no allocation.
+func intValue(b []byte) (int64, bool) {
 	b = unquote(b)
 	if len(b) == 0 || string(b) == "null" {
-		return 0, nil
+		return 0, true
+	}
+	if !mayBeNumber(b) {
+		return 0, false // strconv would fail too, allocating its error
 	}
 	v, err := strconv.ParseInt(string(b), 10, 64)
 	if err == nil {
-		return v, nil
+		return v, true
 	}
 	// Some answers carry integral values as 100.0; accept those exactly.
 	// Only plain decimal notation: ParseFloat alone would also take "1_000",
 	// "0x1p4" and "Inf".
 	if isDecimal(b) {
 		if f, ferr := strconv.ParseFloat(string(b), 64); ferr == nil && f == float64(int64(f)) && f < 1<<53 && f > -(1<<53) {
-			return int64(f), nil
+			return int64(f), true
 		}
 	}
-	return 0, fmt.Errorf("wire: %q is not an integer", truncate(b))
+	return 0, false
+}
+
+// mayBeNumber is false for text that neither strconv.ParseInt nor
+// strconv.ParseFloat accepts: a space, a colon or a quote anywhere, or a
+// sign other than at the start or after an exponent letter, as in
+// "1994-09-28" or "2021-06-28 18:04:20".
+func mayBeNumber(b []byte) bool {
+	for i, c := range b {
+		switch c {
+		case ' ', ':', '"':
+			return false
+		case '+', '-':
+			if i > 0 {
+				switch b[i-1] {
+				case 'e', 'E', 'p', 'P':
+				default:
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // String decodes a JSON string, a bare number (kept digit for digit), a
@@ -65,6 +101,10 @@ func (s *String) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || string(b) == "null":
 		*s = ""
 	case b[0] == '"':
+		if v, ok := plainString(b); ok {
+			*s = String(v)
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -76,6 +116,30 @@ func (s *String) UnmarshalJSON(b []byte) error {
 		*s = String(b)
 	}
 	return nil
+}
+
+// plainString returns the text of a JSON string that has no escapes, no
+// control characters and only valid UTF-8: exactly what json.Unmarshal would
+// produce for it, without a second decoder pass. Any other string is left to
+// json.Unmarshal.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	ascii := true
+	for _, c := range in {
+		switch {
+		case c < ' ' || c == '"' || c == '\\':
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // Bool decodes true/false, "true"/"false", 1/0 and null (as false).
@@ -265,7 +329,7 @@ func (t *Millis) UnmarshalJSON(b []byte) error {
 		*t = Millis{}
 		return nil
 	}
-	if ms, err := parseInt(s); err == nil {
+	if ms, ok := intValue(s); ok {
 		if ms == 0 {
 			*t = Millis{}
 		} else {
@@ -318,12 +382,33 @@ func (j *JSONString[T]) UnmarshalJSON(b []byte) error {
 // Marshal encodes v as JSON without HTML escaping and without the trailing
 // newline json.Encoder adds: the exact bytes the SDK signs and sends.
 func Marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := MarshalTo(&buf, v); err != nil {
-		return nil, err
+	e := encoders.Get().(*encoder)
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return nil, err // the encoder is dropped, not pooled, after a failure
 	}
-	return buf.Bytes(), nil
+	// The result is a copy: the caller may hand it to a transport that
+	// reads it after the call returns.
+	out := bytes.Clone(bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'}))
+	if e.buf.Cap() <= 64<<10 {
+		encoders.Put(e)
+	}
+	return out, nil
 }
+
+// encoder is a pooled json.Encoder writing to its own buffer: Marshal then
+// allocates only its result.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(encoder)
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
 
 // MarshalTo is Marshal appending to buf.
 func MarshalTo(buf *bytes.Buffer, v any) error {
