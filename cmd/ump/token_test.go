@@ -12,27 +12,43 @@ import (
 
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/internal/redistest"
-	"github.com/greedc/ump-go/internal/tokengw"
 	"github.com/greedc/ump-go/tokenstore/filestore"
+	"github.com/greedc/ump-go/umptest"
 )
 
-// These tests run against tokengw, which counts token calls, on real time.
+// tokenApp is the app of the token tests.
+const tokenApp = "cli-token-app"
+
+// tokenGateway starts a gateway for tokenApp on a clock standing at now, the
+// time the tests give the command. The test fails if it rejected a request:
+// the command must sign right and send only tokens the gateway honours.
+func tokenGateway(t *testing.T, now time.Time) *umptest.Server {
+	t.Helper()
+	g := umptest.NewServer(umptest.WithClock(umptest.NewClock(now)), umptest.WithApp(tokenApp, testSecret))
+	t.Cleanup(func() {
+		g.Close()
+		if n := g.Stats().Rejected; n > 0 {
+			t.Errorf("the gateway rejected %d requests", n)
+		}
+	})
+	return g
+}
 
 // tokenCmd runs `ump token ...` with the secret in the environment, or none.
 func tokenCmd(t *testing.T, withSecret bool, now time.Time, args ...string) result {
 	t.Helper()
 	env := map[string]string{}
 	if withSecret {
-		env[envAppSecret] = tokengw.AppSecret
+		env[envAppSecret] = testSecret
 	}
 	return runWith(t, env, func() time.Time { return now }, "", append([]string{"token"}, args...)...)
 }
 
 func TestTokenBootstrapThenShow(t *testing.T) {
-	g := tokengw.New(t)
-	store := "file:" + filepath.Join(t.TempDir(), "tokens.json")
 	now := time.Now()
-	app := []string{"--store", store, "--app-id", tokengw.AppID}
+	g := tokenGateway(t, now)
+	p := filepath.Join(t.TempDir(), "tokens.json")
+	app := []string{"--store", "file:" + p, "--app-id", tokenApp}
 
 	r := tokenCmd(t, false, now, append([]string{"show", "-o", "table"}, app...)...).ok(t)
 	require.Contains(t, r.stdout, "none stored")
@@ -41,17 +57,30 @@ func TestTokenBootstrapThenShow(t *testing.T) {
 	r = tokenCmd(t, true, now, append([]string{"bootstrap", "--base-url", g.URL, "-o", "table"}, app...)...).ok(t)
 	require.Contains(t, r.stderr, "obtained a fresh token")
 	require.Contains(t, r.stdout, "version:        1")
-	tok := g.Current()
-	require.NotContains(t, r.stdout+r.stderr, tok, "bootstrap printed the token")
-	obtains, _, _ := g.Counts()
-	require.Equal(t, 1, obtains)
+	require.Equal(t, 1, g.Stats().TokenObtains)
+	s, err := filestore.New(p)
+	require.NoError(t, err)
+	tok, err := s.Load(context.Background(), tokenApp)
+	require.NoError(t, err)
+	require.NotContains(t, r.stdout+r.stderr, tok.AccessToken, "bootstrap printed the token")
+	require.NotContains(t, r.stdout+r.stderr, tok.RefreshToken, "bootstrap printed the refresh token")
+
+	// The stored token is the one the gateway issued: a call on it needs no
+	// token call (and tokenGateway fails the test if it is rejected).
+	phone := "13800000000"
+	g.AddMember(umptest.Member{Phone: phone})
+	runWith(t, map[string]string{envAppSecret: testSecret}, func() time.Time { return now }, "",
+		append([]string{"member", "get", "--phone", phone, "--base-url", g.URL}, app...)...).ok(t)
+	st := g.Stats()
+	require.Equal(t, 1, st.TokenObtains)
+	require.Zero(t, st.TokenRefreshes)
 
 	r = tokenCmd(t, false, now, append([]string{"show", "-o", "table"}, app...)...).ok(t)
 	require.Contains(t, r.stdout, "version:        1")
 	require.Contains(t, r.stdout, "access token:   usable, expires")
 	require.Contains(t, r.stdout, "0 of 1 obtains and 20 of 20 refreshes left")
-	require.NotContains(t, r.stdout, tok, "show printed the token without --reveal")
-	require.NotContains(t, r.stdout, "rt-", "show printed the refresh token without --reveal")
+	require.NotContains(t, r.stdout, tok.AccessToken, "show printed the token without --reveal")
+	require.NotContains(t, r.stdout, tok.RefreshToken, "show printed the refresh token without --reveal")
 
 	var v tokenView
 	decodeJSON(t, tokenCmd(t, false, now, append([]string{"show"}, app...)...).ok(t).stdout, &v)
@@ -60,16 +89,15 @@ func TestTokenBootstrapThenShow(t *testing.T) {
 	require.Empty(t, v.AccessToken)
 
 	r = tokenCmd(t, false, now, append([]string{"show", "--reveal", "-o", "table"}, app...)...).ok(t)
-	require.Contains(t, r.stdout, "access_token:   "+tok)
+	require.Contains(t, r.stdout, "access_token:   "+tok.AccessToken)
 	decodeJSON(t, tokenCmd(t, false, now, append([]string{"show", "--reveal"}, app...)...).ok(t).stdout, &v)
-	require.Equal(t, tok, v.AccessToken)
+	require.Equal(t, tok.AccessToken, v.AccessToken)
 
 	// A second bootstrap refuses and spends nothing.
 	r = tokenCmd(t, true, now, append([]string{"bootstrap", "--base-url", g.URL}, app...)...)
 	require.Equal(t, exitFailed, r.code)
 	require.Contains(t, r.stderr, "refused: a usable access token is stored")
-	obtains, _, _ = g.Counts()
-	require.Equal(t, 1, obtains)
+	require.Equal(t, 1, g.Stats().TokenObtains)
 }
 
 // seedStore stores tok for the test app in a new file store and returns its
@@ -81,11 +109,11 @@ func seedStore(t *testing.T, tok ump.Token, obtainsToday int, now time.Time) str
 	require.NoError(t, err)
 	ctx := context.Background()
 	if tok.AccessToken != "" || tok.RefreshToken != "" {
-		_, err = s.CompareAndSwap(ctx, tokengw.AppID, 0, tok)
+		_, err = s.CompareAndSwap(ctx, tokenApp, 0, tok)
 		require.NoError(t, err)
 	}
 	for range obtainsToday {
-		_, err = s.Spend(ctx, tokengw.AppID, ump.TokenObtain, ump.BeijingDay(now), 1)
+		_, err = s.Spend(ctx, tokenApp, ump.TokenObtain, ump.BeijingDay(now), 1)
 		require.NoError(t, err)
 	}
 	return "file:" + p
@@ -107,73 +135,72 @@ func TestTokenBootstrapRefuses(t *testing.T) {
 			1, "today's obtain"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			g := tokengw.New(t)
+			g := tokenGateway(t, now)
 			store := seedStore(t, c.tok, c.obtained, now)
-			r := tokenCmd(t, true, now, "bootstrap", "--store", store, "--app-id", tokengw.AppID, "--base-url", g.URL)
+			r := tokenCmd(t, true, now, "bootstrap", "--store", store, "--app-id", tokenApp, "--base-url", g.URL)
 			require.Equal(t, exitFailed, r.code, r.stdout)
 			require.Contains(t, r.stderr, c.want)
 			require.NotContains(t, r.stderr, "rt-old")
-			obtains, refreshes, _ := g.Counts()
-			require.Zero(t, obtains)
-			require.Zero(t, refreshes)
+			st := g.Stats()
+			require.Zero(t, st.TokenObtains)
+			require.Zero(t, st.TokenRefreshes)
 		})
 	}
 }
 
 func TestTokenBootstrapAfterExpiry(t *testing.T) {
 	now := time.Now()
-	g := tokengw.New(t)
+	g := tokenGateway(t, now)
 	store := seedStore(t, ump.Token{AccessToken: "at-old", RefreshToken: "rt-old",
 		AccessExpiresAt: now.Add(-time.Hour), RefreshExpiresAt: now.Add(-time.Minute)}, 0, now)
-	r := tokenCmd(t, true, now, "bootstrap", "--store", store, "--app-id", tokengw.AppID, "--base-url", g.URL, "-o", "table").ok(t)
+	r := tokenCmd(t, true, now, "bootstrap", "--store", store, "--app-id", tokenApp, "--base-url", g.URL, "-o", "table").ok(t)
 	require.Contains(t, r.stdout, "version:        2", "the expired record was replaced")
-	obtains, _, _ := g.Counts()
-	require.Equal(t, 1, obtains)
+	require.Equal(t, 1, g.Stats().TokenObtains)
 }
 
 func TestTokenSecretOnlyFromTheEnvironment(t *testing.T) {
-	g := tokengw.New(t)
+	now := time.Now()
+	g := tokenGateway(t, now)
 	store := "file:" + filepath.Join(t.TempDir(), "tokens.json")
-	r := tokenCmd(t, false, time.Now(), "bootstrap", "--store", store, "--app-id", tokengw.AppID, "--base-url", g.URL)
+	r := tokenCmd(t, false, now, "bootstrap", "--store", store, "--app-id", tokenApp, "--base-url", g.URL)
 	require.Equal(t, exitUsage, r.code)
 	require.Contains(t, r.stderr, envAppSecret)
-	r = tokenCmd(t, false, time.Now(), "bootstrap", "--store", store, "--app-id", tokengw.AppID, "--app-secret", tokengw.AppSecret)
+	r = tokenCmd(t, false, now, "bootstrap", "--store", store, "--app-id", tokenApp, "--app-secret", testSecret)
 	require.Equal(t, exitUsage, r.code)
 	require.Contains(t, r.stderr, "unknown flag: --app-secret")
-	require.NotContains(t, r.stderr, tokengw.AppSecret)
-	obtains, _, _ := g.Counts()
-	require.Zero(t, obtains)
+	require.NotContains(t, r.stderr, testSecret)
+	require.Zero(t, g.Stats().TokenObtains)
 }
 
 func TestTokenCorruptedStoreIsReported(t *testing.T) {
-	g := tokengw.New(t)
+	now := time.Now()
+	g := tokenGateway(t, now)
 	p := filepath.Join(t.TempDir(), "tokens.json")
 	require.NoError(t, os.WriteFile(p, []byte("{not json"), 0o600))
 	for _, args := range [][]string{{"show"}, {"bootstrap", "--base-url", g.URL}} {
-		args = append(args, "--store", "file:"+p, "--app-id", tokengw.AppID)
-		r := tokenCmd(t, true, time.Now(), args...)
+		args = append(args, "--store", "file:"+p, "--app-id", tokenApp)
+		r := tokenCmd(t, true, now, args...)
 		require.Equal(t, exitFailed, r.code, args[0])
 		require.Contains(t, r.stderr, "corrupted", args[0])
 		require.Contains(t, r.stderr, "ump token bootstrap", "the store's advice names the command")
 	}
-	obtains, _, _ := g.Counts()
-	require.Zero(t, obtains)
+	require.Zero(t, g.Stats().TokenObtains)
 }
 
 func TestTokenRedisStore(t *testing.T) {
 	srv := redistest.Start(t)
-	g := tokengw.New(t)
-	store := "redis://" + srv.Addr + "/2"
 	now := time.Now()
-	tokenCmd(t, true, now, "bootstrap", "--store", store, "--app-id", tokengw.AppID, "--base-url", g.URL).ok(t)
-	r := tokenCmd(t, false, now, "show", "--store", store, "--app-id", tokengw.AppID, "-o", "table").ok(t)
+	g := tokenGateway(t, now)
+	store := "redis://" + srv.Addr + "/2"
+	tokenCmd(t, true, now, "bootstrap", "--store", store, "--app-id", tokenApp, "--base-url", g.URL).ok(t)
+	r := tokenCmd(t, false, now, "show", "--store", store, "--app-id", tokenApp, "-o", "table").ok(t)
 	require.Contains(t, r.stdout, "version:        1")
 	require.Contains(t, r.stdout, "0 of 1 obtains")
 
 	// The database number and the prefix select the key space.
-	r = tokenCmd(t, false, now, "show", "--store", "redis://"+srv.Addr+"/3", "--app-id", tokengw.AppID, "-o", "table").ok(t)
+	r = tokenCmd(t, false, now, "show", "--store", "redis://"+srv.Addr+"/3", "--app-id", tokenApp, "-o", "table").ok(t)
 	require.Contains(t, r.stdout, "none stored")
-	r = tokenCmd(t, false, now, "show", "--store", store, "--app-id", tokengw.AppID, "--redis-prefix", "other:", "-o", "table").ok(t)
+	r = tokenCmd(t, false, now, "show", "--store", store, "--app-id", tokenApp, "--redis-prefix", "other:", "-o", "table").ok(t)
 	require.Contains(t, r.stdout, "none stored")
 }
 
@@ -200,9 +227,9 @@ func TestTokenUsage(t *testing.T) {
 
 func TestTokenEnvironmentDefaults(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "tokens.json")
-	env := map[string]string{envStore: "file://" + p, envAppID: tokengw.AppID}
+	env := map[string]string{envStore: "file://" + p, envAppID: tokenApp}
 	r := runWith(t, env, time.Now, "", "token", "show", "-o", "table").ok(t)
-	require.Contains(t, r.stdout, "app id:         "+tokengw.AppID)
+	require.Contains(t, r.stdout, "app id:         "+tokenApp)
 }
 
 func TestTokenShowGolden(t *testing.T) {

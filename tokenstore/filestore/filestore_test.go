@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,10 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	ump "github.com/greedc/ump-go"
-	"github.com/greedc/ump-go/internal/tokengw"
 	"github.com/greedc/ump-go/tokenstore/filestore"
 	"github.com/greedc/ump-go/tokenstore/internal/storetest"
+	"github.com/greedc/ump-go/umptest"
 )
+
+// appID is the app of every test: the one umptest serves.
+const appID = umptest.DefaultAppID
 
 func newStore(t *testing.T, path string, opts ...filestore.Option) *filestore.Store {
 	t.Helper()
@@ -99,7 +101,7 @@ func TestFileIsPrivateAndReadable(t *testing.T) {
 	s := newStore(t, p)
 	_, err := os.Stat(p)
 	require.ErrorIs(t, err, os.ErrNotExist, "New alone writes nothing")
-	_, err = s.CompareAndSwap(ctx(t), tokengw.AppID, 0, seedToken("a"))
+	_, err = s.CompareAndSwap(ctx(t), appID, 0, seedToken("a"))
 	require.NoError(t, err)
 	for _, f := range []string{p, p + ".lock"} {
 		fi, err := os.Stat(f)
@@ -125,14 +127,14 @@ func TestKeepsOnlyRecentDays(t *testing.T) {
 	s := newStore(t, filepath.Join(t.TempDir(), "tokens.json"), filestore.WithDaysKept(3))
 	days := []string{"2025-01-05", "2025-01-01", "2025-01-03", "2025-01-02", "2025-01-04"}
 	for _, d := range days {
-		_, err := s.Spend(ctx(t), tokengw.AppID, ump.TokenRefresh, d, 20)
+		_, err := s.Spend(ctx(t), appID, ump.TokenRefresh, d, 20)
 		require.NoError(t, err)
 	}
 	for _, c := range []struct {
 		day  string
 		kept bool
 	}{{"2025-01-01", false}, {"2025-01-02", false}, {"2025-01-03", true}, {"2025-01-04", true}, {"2025-01-05", true}} {
-		_, r, err := s.Spent(ctx(t), tokengw.AppID, c.day)
+		_, r, err := s.Spent(ctx(t), appID, c.day)
 		require.NoError(t, err)
 		require.Equal(t, c.kept, r == 1, c.day)
 	}
@@ -174,58 +176,49 @@ func TestCorruptedFileIsAnError(t *testing.T) {
 func TestCorruptedLaterRefusesEverything(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "tokens.json")
 	s := newStore(t, p)
-	_, err := s.CompareAndSwap(ctx(t), tokengw.AppID, 0, seedToken("a"))
+	_, err := s.CompareAndSwap(ctx(t), appID, 0, seedToken("a"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(p, []byte(corruptions["truncated"]), 0o600))
 
-	_, err = s.Load(ctx(t), tokengw.AppID)
+	_, err = s.Load(ctx(t), appID)
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
-	_, _, err = s.Spent(ctx(t), tokengw.AppID, "2025-01-01")
+	_, _, err = s.Spent(ctx(t), appID, "2025-01-01")
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
-	_, err = s.CompareAndSwap(ctx(t), tokengw.AppID, 0, seedToken("b"))
+	_, err = s.CompareAndSwap(ctx(t), appID, 0, seedToken("b"))
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
-	_, err = s.Spend(ctx(t), tokengw.AppID, ump.TokenObtain, "2025-01-01", 1)
+	_, err = s.Spend(ctx(t), appID, ump.TokenObtain, "2025-01-01", 1)
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
-	_, err = s.Lease(ctx(t), tokengw.AppID, time.Second)
+	_, err = s.Lease(ctx(t), appID, time.Second)
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	require.Equal(t, corruptions["truncated"], string(b), "the damaged file was overwritten")
 }
 
-func newClient(t *testing.T, g *tokengw.Gateway, store ump.TokenStore, opts ...ump.Option) *ump.Client {
-	t.Helper()
-	base := []ump.Option{ump.WithBaseURL(g.URL), ump.WithTokenStore(store),
-		ump.WithRetry(ump.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})}
-	c, err := ump.NewClient(tokengw.AppID, tokengw.AppSecret, append(base, opts...)...)
-	require.NoError(t, err)
-	return c
-}
-
 // TestCorruptedFileMakesNoObtain: the SDK reports the damage and spends
 // nothing, rather than taking the file as empty and obtaining a token.
 func TestCorruptedFileMakesNoObtain(t *testing.T) {
-	g := tokengw.New(t)
+	g := storetest.Gateway(t, nil)
 	p := filepath.Join(t.TempDir(), "tokens.json")
 	s := newStore(t, p)
 	require.NoError(t, os.WriteFile(p, []byte(corruptions["garbage"]), 0o600))
-	c := newClient(t, g, s)
+	c := storetest.Client(g, s)
 	_, err := c.Auth.AccessToken(ctx(t))
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
-	obtains, refreshes, _ := g.Counts()
-	require.Zero(t, obtains)
-	require.Zero(t, refreshes)
+	st := g.Stats()
+	require.Zero(t, st.TokenObtains)
+	require.Zero(t, st.TokenRefreshes)
 }
 
 // TestCrashBetweenWriteAndRename: a writer that died after writing its
 // temporary file but before renaming it leaves the old file in force; the
 // next store removes the stray and the SDK uses the old token.
 func TestCrashBetweenWriteAndRename(t *testing.T) {
-	g := tokengw.New(t)
+	g := storetest.Gateway(t, nil)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "tokens.json")
 
-	first := newClient(t, g, newStore(t, p))
+	first := storetest.Client(g, newStore(t, p))
 	tok, err := first.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 
@@ -240,50 +233,23 @@ func TestCrashBetweenWriteAndRename(t *testing.T) {
 		_, err = os.Stat(f)
 		require.ErrorIs(t, err, os.ErrNotExist, "stray temporary file %s left", f)
 	}
-	restarted := newClient(t, g, s)
-	got, err := restarted.Auth.AccessToken(ctx(t))
-	require.NoError(t, err)
-	require.Equal(t, tok, got, "the restarted client uses the old file's token")
-	obtains, refreshes, _ := g.Counts()
-	require.Equal(t, 1, obtains)
-	require.Zero(t, refreshes)
+	restarted := storetest.Client(g, s)
+	storetest.RequireServes(t, g, restarted, tok)
+	st := g.Stats()
+	require.Equal(t, 1, st.TokenObtains)
+	require.Zero(t, st.TokenRefreshes)
 }
 
 // TestTwoClientsObtainOnce: two clients (as two processes would) with their
 // own Store on one file, many goroutines each, start cold: one obtain.
 func TestTwoClientsObtainOnce(t *testing.T) {
-	g := tokengw.New(t)
+	g := storetest.Gateway(t, nil)
 	p := filepath.Join(t.TempDir(), "tokens.json")
-	clients := []*ump.Client{newClient(t, g, newStore(t, p)), newClient(t, g, newStore(t, p))}
-	tokens := make(chan string, 40)
-	var wg sync.WaitGroup
-	for i := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tok, err := clients[i%2].Auth.AccessToken(ctx(t))
-			if err != nil {
-				t.Error(err)
-			}
-			tokens <- tok
-		}()
-	}
-	wg.Wait()
-	close(tokens)
-	for tok := range tokens {
-		require.Equal(t, g.Current(), tok)
-	}
-	obtains, refreshes, _ := g.Counts()
-	require.Equal(t, 1, obtains)
-	require.Zero(t, refreshes)
+	tok := storetest.RequireOneObtain(t, g, storetest.Client(g, newStore(t, p)), storetest.Client(g, newStore(t, p)))
 
 	// A restart reads the file: no token call at all.
-	again := newClient(t, g, newStore(t, p))
-	tok, err := again.Auth.AccessToken(ctx(t))
-	require.NoError(t, err)
-	require.Equal(t, g.Current(), tok)
-	obtains, _, _ = g.Counts()
-	require.Equal(t, 1, obtains)
+	storetest.RequireServes(t, g, storetest.Client(g, newStore(t, p)), tok)
+	require.Equal(t, 1, g.Stats().TokenObtains)
 }
 
 // helperEnv makes the test binary act as one fleet process.
@@ -300,7 +266,7 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Println("error:", err)
 		os.Exit(2)
 	}
-	c, err := ump.NewClient(tokengw.AppID, tokengw.AppSecret, ump.WithBaseURL(os.Getenv("UMP_GATEWAY")), ump.WithTokenStore(s))
+	c, err := ump.NewClient(appID, umptest.DefaultAppSecret, ump.WithBaseURL(os.Getenv("UMP_GATEWAY")), ump.WithTokenStore(s))
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(2)
@@ -330,7 +296,7 @@ func TestHelperProcess(t *testing.T) {
 // TestProcessesObtainOnce starts several OS processes on one file against
 // one gateway, all cold: exactly one obtain in total.
 func TestProcessesObtainOnce(t *testing.T) {
-	g := tokengw.New(t)
+	g := storetest.Gateway(t, nil)
 	p := filepath.Join(t.TempDir(), "tokens.json")
 	const procs = 3
 	cctx := ctx(t)
@@ -358,12 +324,13 @@ func TestProcessesObtainOnce(t *testing.T) {
 	}
 	require.Len(t, seen, procs*10)
 	for _, tok := range seen {
-		require.Equal(t, g.Current(), tok)
+		require.Equal(t, seen[0], tok, "two processes hold different tokens")
 	}
-	obtains, refreshes, _ := g.Counts()
-	require.Equal(t, 1, obtains, "the fleet obtained more than once")
-	require.Zero(t, refreshes)
+	st := g.Stats()
+	require.Equal(t, 1, st.TokenObtains, "the fleet obtained more than once")
+	require.Zero(t, st.TokenRefreshes)
 	_, err := os.Stat(p)
 	require.NoError(t, err)
-	require.False(t, errors.Is(err, os.ErrNotExist))
+	// The file holds the fleet's token, and the gateway accepts it.
+	storetest.RequireServes(t, g, storetest.Client(g, newStore(t, p)), seen[0])
 }

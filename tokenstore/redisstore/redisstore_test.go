@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,10 +15,13 @@ import (
 
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/internal/redistest"
-	"github.com/greedc/ump-go/internal/tokengw"
 	"github.com/greedc/ump-go/tokenstore/internal/storetest"
 	"github.com/greedc/ump-go/tokenstore/redisstore"
+	"github.com/greedc/ump-go/umptest"
 )
+
+// appID is the app of every test: the one umptest serves.
+const appID = umptest.DefaultAppID
 
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -41,7 +43,7 @@ func TestKeysAndTTLs(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	s := redisstore.New(rdb)
-	app := tokengw.AppID
+	app := appID
 
 	_, err := s.Spend(ctx(t), app, ump.TokenRefresh, "2025-01-02", 20)
 	require.NoError(t, err)
@@ -80,7 +82,7 @@ func TestErrorsWrapRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	s := redisstore.New(rdb)
-	app := tokengw.AppID
+	app := appID
 	// A key of the wrong type: Redis answers WRONGTYPE.
 	require.NoError(t, rdb.Set(ctx(t), "ump:token:{"+app+"}", "x", 0).Err())
 	_, err := s.Load(ctx(t), app)
@@ -107,63 +109,34 @@ func TestCorruptRecordMakesNoObtain(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			rdb := srv.Client(t)
-			app := tokengw.AppID
+			app := appID
 			require.NoError(t, rdb.HSet(ctx(t), "ump:token:{"+app+"}", fields).Err())
 			s := redisstore.New(rdb)
 			_, err := s.Load(ctx(t), app)
 			require.ErrorIs(t, err, redisstore.ErrCorrupt)
 			require.NotContains(t, err.Error(), "at-secret")
 
-			g := tokengw.New(t)
-			c := newClient(t, g, s)
+			g := storetest.Gateway(t, nil)
+			c := storetest.Client(g, s)
 			_, err = c.Auth.AccessToken(ctx(t))
 			require.ErrorIs(t, err, redisstore.ErrCorrupt)
-			obtains, refreshes, _ := g.Counts()
-			require.Zero(t, obtains)
-			require.Zero(t, refreshes)
+			st := g.Stats()
+			require.Zero(t, st.TokenObtains)
+			require.Zero(t, st.TokenRefreshes)
 		})
 	}
-}
-
-func newClient(t *testing.T, g *tokengw.Gateway, store ump.TokenStore, opts ...ump.Option) *ump.Client {
-	t.Helper()
-	base := []ump.Option{ump.WithBaseURL(g.URL), ump.WithTokenStore(store),
-		ump.WithRetry(ump.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})}
-	c, err := ump.NewClient(tokengw.AppID, tokengw.AppSecret, append(base, opts...)...)
-	require.NoError(t, err)
-	return c
 }
 
 // TestTwoClientsObtainOnce: two clients with their own Redis connections,
 // as two processes have, start cold with many goroutines: one obtain.
 func TestTwoClientsObtainOnce(t *testing.T) {
 	srv := redistest.Start(t)
-	g := tokengw.New(t)
+	g := storetest.Gateway(t, nil)
 	clients := []*ump.Client{
-		newClient(t, g, redisstore.New(srv.Client(t))),
-		newClient(t, g, redisstore.New(srv.Client(t))),
+		storetest.Client(g, redisstore.New(srv.Client(t))),
+		storetest.Client(g, redisstore.New(srv.Client(t))),
 	}
-	tokens := make(chan string, 40)
-	var wg sync.WaitGroup
-	for i := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tok, err := clients[i%2].Auth.AccessToken(ctx(t))
-			if err != nil {
-				t.Error(err)
-			}
-			tokens <- tok
-		}()
-	}
-	wg.Wait()
-	close(tokens)
-	for tok := range tokens {
-		require.Equal(t, g.Current(), tok)
-	}
-	obtains, refreshes, _ := g.Counts()
-	require.Equal(t, 1, obtains)
-	require.Zero(t, refreshes)
+	storetest.RequireOneObtain(t, g, clients...)
 
 	st, err := clients[0].Auth.Status(ctx(t))
 	require.NoError(t, err)
@@ -171,33 +144,18 @@ func TestTwoClientsObtainOnce(t *testing.T) {
 	require.Equal(t, int64(1), st.Token.Version)
 }
 
-// clock is a settable clock for the client, so a test can move the token
-// into its refresh window without waiting.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// dueIn is how far a fresh token's clock must move for the token to fall due
+// for a proactive refresh (12 min before its 2 h expiry) without expiring.
+const dueIn = 2*time.Hour - 11*time.Minute
 
 // TestRedisRestart kills Redis mid-test and starts it again, empty, on the
 // same port: the client keeps serving its in-memory token, also when the
 // token falls due for renewal while Redis is away, and obtains nothing.
 func TestRedisRestart(t *testing.T) {
 	srv := redistest.Start(t)
-	g := tokengw.New(t)
-	clk := &clock{now: time.Now()}
-	c := newClient(t, g, redisstore.New(srv.Client(t)), ump.WithClock(clk.Now))
+	clk := umptest.NewClock(time.Now())
+	g := storetest.Gateway(t, clk)
+	c := storetest.Client(g, redisstore.New(srv.Client(t)))
 
 	tok, err := c.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
@@ -207,9 +165,9 @@ func TestRedisRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tok, got)
 
-	// Due for a proactive refresh (12 min before expiry), Redis still down:
-	// the store cannot be read, so the working token is kept.
-	clk.Advance(2*time.Hour - 11*time.Minute)
+	// Due for a proactive refresh, Redis still down: the store cannot be
+	// read, so the working token is kept.
+	clk.Advance(dueIn)
 	for range 5 {
 		got, err = c.Auth.AccessToken(ctx(t))
 		require.NoError(t, err)
@@ -221,61 +179,54 @@ func TestRedisRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tok, got)
 
-	obtains, refreshes, _ := g.Counts()
-	require.Equal(t, 1, obtains, "a Redis outage must never cost an obtain")
-	require.Zero(t, refreshes)
+	st := g.Stats()
+	require.Equal(t, 1, st.TokenObtains, "a Redis outage must never cost an obtain")
+	require.Zero(t, st.TokenRefreshes)
 }
 
 // TestRedisLostRecordRefreshes: Redis came back empty (no persistence), and
 // then the token falls due. The client still holds a refresh token that
 // works, so it must refresh with it (and store the record again), never
 // obtain: an obtain is allowed once a day, and Redis forgot that it was
-// already spent today.
-//
-// It fails against auth.go as of this branch (renew obtains because the
-// store's record is empty, ignoring the in-memory refresh token); set
-// UMP_RUN_KNOWN_BUGS=1 to run it until that is fixed, then drop the skip.
+// already spent today (and the gateway would refuse a second one).
 func TestRedisLostRecordRefreshes(t *testing.T) {
-	if os.Getenv("UMP_RUN_KNOWN_BUGS") != "1" {
-		t.Skip("known auth.go bug: renew ignores the in-memory refresh token when the store lost the record; UMP_RUN_KNOWN_BUGS=1 runs it")
-	}
 	srv := redistest.Start(t)
-	g := tokengw.New(t)
-	clk := &clock{now: time.Now()}
+	clk := umptest.NewClock(time.Now())
+	g := storetest.Gateway(t, clk)
 	store := redisstore.New(srv.Client(t))
-	c := newClient(t, g, store, ump.WithClock(clk.Now))
+	c := storetest.Client(g, store)
 	tok, err := c.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 
 	srv.Restart()
-	clk.Advance(2*time.Hour - 11*time.Minute)
+	clk.Advance(dueIn)
 	got, err := c.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 	require.NotEqual(t, tok, got, "the token was due")
 
-	obtains, refreshes, _ := g.Counts()
-	require.Equal(t, 1, obtains, "the SDK obtained although its in-memory refresh token works")
-	require.Equal(t, 1, refreshes)
-	st, err := store.Load(ctx(t), tokengw.AppID)
+	st := g.Stats()
+	require.Equal(t, 1, st.TokenObtains, "the SDK obtained although its in-memory refresh token works")
+	require.Equal(t, 1, st.TokenRefreshes)
+	rec, err := store.Load(ctx(t), appID)
 	require.NoError(t, err)
-	require.Equal(t, got, st.AccessToken, "the refreshed record is stored again")
+	require.Equal(t, got, rec.AccessToken, "the refreshed record is stored again")
 }
 
 // TestProactiveRefreshOnce: two clients (two processes) share a clock and a
 // store; when the token falls due, one refresh serves both.
 func TestProactiveRefreshOnce(t *testing.T) {
 	srv := redistest.Start(t)
-	g := tokengw.New(t)
-	clk := &clock{now: time.Now()}
-	a := newClient(t, g, redisstore.New(srv.Client(t)), ump.WithClock(clk.Now))
-	b := newClient(t, g, redisstore.New(srv.Client(t)), ump.WithClock(clk.Now))
+	clk := umptest.NewClock(time.Now())
+	g := storetest.Gateway(t, clk)
+	a := storetest.Client(g, redisstore.New(srv.Client(t)))
+	b := storetest.Client(g, redisstore.New(srv.Client(t)))
 	first, err := a.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 	got, err := b.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 	require.Equal(t, first, got)
 
-	clk.Advance(2*time.Hour - 11*time.Minute)
+	clk.Advance(dueIn)
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Add(1)
@@ -291,14 +242,15 @@ func TestProactiveRefreshOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	st := g.Stats()
+	require.Equal(t, 1, st.TokenObtains)
+	require.Equal(t, 1, st.TokenRefreshes, "the fleet refreshed a due token more than once")
+	renewed, err := a.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+	require.NotEqual(t, first, renewed)
 	for _, c := range []*ump.Client{a, b} {
-		tok, err := c.Auth.AccessToken(ctx(t))
-		require.NoError(t, err)
-		require.Equal(t, g.Current(), tok)
+		storetest.RequireServes(t, g, c, renewed)
 	}
-	obtains, refreshes, _ := g.Counts()
-	require.Equal(t, 1, obtains)
-	require.Equal(t, 1, refreshes, "the fleet refreshed a due token more than once")
 }
 
 // TestHeadroomKeptInRedis: with the day's proactive refreshes spent (all
@@ -306,34 +258,32 @@ func TestProactiveRefreshOnce(t *testing.T) {
 // kept until it expires, and then renewed from the headroom.
 func TestHeadroomKeptInRedis(t *testing.T) {
 	srv := redistest.Start(t)
-	g := tokengw.New(t)
 	// Noon in Beijing, so the advances below stay within one Beijing day.
-	clk := &clock{now: time.Date(2025, 3, 3, 4, 0, 0, 0, time.UTC)}
+	clk := umptest.NewClock(time.Date(2025, 3, 3, 4, 0, 0, 0, time.UTC))
+	g := storetest.Gateway(t, clk)
 	store := redisstore.New(srv.Client(t))
-	c := newClient(t, g, store, ump.WithClock(clk.Now))
+	c := storetest.Client(g, store)
 	first, err := c.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 
 	day := ump.BeijingDay(clk.Now())
 	budget := ump.DefaultTokenBudget
 	for range budget.RefreshesPerDay - budget.RefreshHeadroom {
-		_, err := store.Spend(ctx(t), tokengw.AppID, ump.TokenRefresh, day, ump.RefreshesPerDay)
+		_, err := store.Spend(ctx(t), appID, ump.TokenRefresh, day, ump.RefreshesPerDay)
 		require.NoError(t, err)
 	}
-	clk.Advance(2*time.Hour - 11*time.Minute)
+	clk.Advance(dueIn)
 	got, err := c.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 	require.Equal(t, first, got, "the due token is kept while the headroom is reserved")
-	_, refreshes, _ := g.Counts()
-	require.Zero(t, refreshes)
+	require.Zero(t, g.Stats().TokenRefreshes)
 
 	clk.Advance(12 * time.Minute) // expired
 	got, err = c.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 	require.NotEqual(t, first, got)
-	_, refreshes, _ = g.Counts()
-	require.Equal(t, 1, refreshes)
-	_, r, err := store.Spent(ctx(t), tokengw.AppID, day)
+	require.Equal(t, 1, g.Stats().TokenRefreshes)
+	_, r, err := store.Spent(ctx(t), appID, day)
 	require.NoError(t, err)
 	require.Equal(t, budget.RefreshesPerDay-budget.RefreshHeadroom+1, r)
 }
