@@ -331,7 +331,9 @@ func leaseReleaseByHolder(t *testing.T, s ump.TokenStore) {
 }
 
 func leaseExpires(t *testing.T, s ump.TokenStore) {
-	_, err := s.Lease(ctx(t), appA, 50*time.Millisecond)
+	// Long enough that a store slowed by -race and a busy machine (fsync,
+	// a Redis round trip) still answers the second call within it.
+	_, err := s.Lease(ctx(t), appA, time.Second)
 	require.NoError(t, err)
 	_, err = s.Lease(ctx(t), appA, time.Minute)
 	require.ErrorIs(t, err, ump.ErrLeaseHeld, "held before its ttl ends")
