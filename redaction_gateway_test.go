@@ -1,39 +1,21 @@
 package ump_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/greedc/ump-go/internal/logtest"
+
 	"github.com/stretchr/testify/require"
 
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/umptest"
 )
-
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // credentialRecorder is a transport that notes every credential and sign the
 // client sends, so the test knows what must never be printed.
@@ -82,8 +64,8 @@ const (
 // access or refresh token, a sign, a full phone number or an identity
 // number.
 func TestNothingSecretReachesLogsOrErrorsOverTheGateway(t *testing.T) {
-	var logs lockedBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logs logtest.Buffer
+	logger := logtest.DebugLogger(&logs)
 	srv := umptest.NewServer(umptest.WithSeed(3))
 	t.Cleanup(srv.Close)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -288,11 +270,5 @@ func TestNothingSecretReachesLogsOrErrorsOverTheGateway(t *testing.T) {
 	for _, want := range []string{"outcome unknown", "HTTP 502", "not a gateway envelope", "error 150003", "error 140005", "transport"} {
 		require.Contains(t, strings.Join(texts, "\n"), want)
 	}
-	for _, line := range append(strings.Split(out, "\n"), texts...) {
-		for _, s := range secrets {
-			if strings.Contains(line, s) {
-				t.Fatalf("%q shows %q", line, s)
-			}
-		}
-	}
+	logtest.RequireNoneShown(t, append(strings.Split(out, "\n"), texts...), secrets)
 }

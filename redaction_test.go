@@ -1,14 +1,13 @@
 package ump
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/greedc/ump-go/internal/logtest"
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/require"
@@ -19,31 +18,13 @@ const (
 	piiIDCard = "440402199001011234"
 )
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestNothingSecretReachesLogsOrErrors drives successful calls, retries, a
 // token obtain and refresh, a 401 recovery and several kinds of failure with
 // debug logging on, and searches every log line and error string for the
 // app secret, tokens, signs, the full phone number and identity number.
 func TestNothingSecretReachesLogsOrErrors(t *testing.T) {
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logs logtest.Buffer
+	logger := logtest.DebugLogger(&logs)
 	ctx := context.Background()
 	var errs []error
 	keep := func(err error) {
@@ -136,11 +117,7 @@ func TestNothingSecretReachesLogsOrErrors(t *testing.T) {
 	for _, err := range errs {
 		lines = append(lines, err.Error())
 	}
-	for _, line := range lines {
-		for _, s := range secrets {
-			require.NotContains(t, line, s)
-		}
-	}
+	logtest.RequireNoneShown(t, lines, secrets)
 }
 
 // resetError is a transport failure after the request was written.

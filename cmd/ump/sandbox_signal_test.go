@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greedc/ump-go/internal/logtest"
+
 	"github.com/stretchr/testify/require"
 )
 
 func TestSandboxStopsOnSIGTERM(t *testing.T) {
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	_, done := startSandbox(t, context.Background(), nil, &stderr)
 	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGTERM))
 	select {

@@ -1,40 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/greedc/ump-go/internal/logtest"
 
 	"github.com/stretchr/testify/require"
 
 	ump "github.com/greedc/ump-go"
 )
 
-// syncBuffer is a bytes.Buffer the server's goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startSandbox runs `ump sandbox` with args on a free port and returns its
 // base URL and a channel with the exit code.
-func startSandbox(t *testing.T, ctx context.Context, env map[string]string, stderr *syncBuffer, args ...string) (string, <-chan int) {
+func startSandbox(t *testing.T, ctx context.Context, env map[string]string, stderr *logtest.Buffer, args ...string) (string, <-chan int) {
 	t.Helper()
 	addrs := make(chan string, 1)
 	done := make(chan int, 1)
@@ -55,7 +37,7 @@ func startSandbox(t *testing.T, ctx context.Context, env map[string]string, stde
 func TestSandboxServesTheGatewayAndStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	base, done := startSandbox(t, ctx, nil, &stderr, "--app-id", "demo-app", "--app-secret", "demo-secret-123", "--seed", "9")
 
 	c, err := ump.NewClient("demo-app", "demo-secret-123", ump.WithBaseURL(base))
@@ -86,7 +68,7 @@ func TestSandboxWithTheCommandsAgainstIt(t *testing.T) {
 	defer cancel()
 	env := map[string]string{envAppID: "demo-app", envAppSecret: "demo-secret-123",
 		envStore: "file:" + filepath.Join(t.TempDir(), "tokens.json")}
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	base, done := startSandbox(t, ctx, env, &stderr)
 	env[envBaseURL] = base
 
