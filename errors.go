@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/greedc/ump-go/internal/redact"
+	"github.com/greedc/ump-go/internal/wire"
 )
 
 // APIError is a definite answer from the gateway that the call failed: the
@@ -296,7 +297,7 @@ func (v *checker) required(field, value string) {
 // phone records field if value is set and is not a mainland mobile number
 // (11 digits starting with 1). The number itself is not repeated.
 func (v *checker) phone(field, value string) {
-	if value != "" && !isMobile(value) {
+	if value != "" && !wire.IsMobile(value) {
 		v.add(field, "must be an 11-digit mainland mobile number")
 	}
 }
@@ -307,16 +308,4 @@ func (v *checker) err() error {
 		return nil
 	}
 	return &ValidationError{Method: v.method, Fields: v.fields}
-}
-
-func isMobile(s string) bool {
-	if len(s) != 11 || s[0] != '1' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -97,7 +97,7 @@ type ScoreChangeRequest struct {
 // OpenID masked when it is a phone number.
 func (r ScoreChangeRequest) LogValue() slog.Value {
 	openID := r.OpenID
-	if isMobile(openID) {
+	if wire.IsMobile(openID) {
 		openID = redact.Phone(openID)
 	}
 	return slog.GroupValue(

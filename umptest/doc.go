@@ -105,6 +105,11 @@
 //     each verifies once; 10 per phone per Beijing day (140004); a wrong,
 //     used or expired code is 140005.
 //
+// Member, Statement, Level, Order and Coupon, the state a test seeds and
+// inspects, are aliases of the emulator's own types, declared once in
+// package github.com/greedc/ump-go/internal/platform; their fields are
+// documented there (go doc github.com/greedc/ump-go/internal/platform.Member).
+//
 // # Codes the document does not define
 //
 // The document names no code for these cases; the emulator answers:

@@ -7,20 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/greedc/ump-go/internal/platform"
 )
-
-// TestConstantsMatchThePlatform pins the exported constants, written out
-// for readable documentation, to the platform's.
-func TestConstantsMatchThePlatform(t *testing.T) {
-	require.Equal(t,
-		[]string{platform.KindChange, platform.KindRollback, platform.KindOrder, platform.KindRefund, platform.KindAdjust},
-		[]string{KindChange, KindRollback, KindOrder, KindRefund, KindAdjust})
-	require.Equal(t,
-		[]int{platform.CouponInvalid, platform.CouponValid, platform.CouponUsed, platform.CouponInUse, platform.CouponNotStarted},
-		[]int{CouponInvalid, CouponValid, CouponUsed, CouponInUse, CouponNotStarted})
-}
 
 func TestRequestsKeepsTheNewest(t *testing.T) {
 	h := NewHandler()

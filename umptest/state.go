@@ -1,46 +1,14 @@
 package umptest
 
 import (
-	"time"
-
 	"github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/internal/platform"
 )
 
-// Member is a member of the emulated platform: the fields of 3.1, the ids
-// the platform assigns, and the balances.
-type Member struct {
-	// OpenID is the member's open_id, 32 lower-case hex digits unless
-	// AddMember was given one.
-	OpenID       string
-	Phone        string
-	Nickname     string
-	RealName     string
-	ProjectID    string
-	OuterUserID  string
-	QID          string
-	AvatarURL    string
-	Gender       int64
-	Birthday     string // yyyy-MM-dd
-	Country      string
-	Province     string
-	City         string
-	IDCard       string
-	Email        string
-	CompanyName  string
-	Remark       string
-	EmployeeID   int64
-	EmployeeName string
-	// UserNum is the platform's member number, like "58500000003".
-	UserNum      string
-	RegisteredAt time.Time
-	// Score is the available points: always the sum of the member's
-	// statements.
-	Score int64
-	// Growth is the growth value, which decides the level; each consume
-	// order (4.1) adds its order_score.
-	Growth int64
-}
+// Member is a member of the emulated platform, as AddMember seeds it and
+// Member returns it: the fields of 3.1, the ids the platform assigns, and
+// the balances. Its fields are documented at [platform.Member].
+type Member = platform.Member
 
 // AddMember registers a member directly, without a call, and returns its
 // open_id. Phone is required (11 digits starting with 1) and must be new;
@@ -48,16 +16,13 @@ type Member struct {
 // nonzero Score is the opening balance, booked as one statement of kind
 // "adjust". It panics on a bad or duplicate phone or open_id.
 func (h *Handler) AddMember(m Member) string {
-	id, err := h.p.AddMember(platform.Member(m))
+	id, err := h.p.AddMember(m)
 	mustf(err, "AddMember")
 	return id
 }
 
 // Member returns the member with this open_id or phone.
-func (h *Handler) Member(openIDOrPhone string) (Member, bool) {
-	m, ok := h.p.Member(openIDOrPhone)
-	return Member(m), ok
-}
+func (h *Handler) Member(openIDOrPhone string) (Member, bool) { return h.p.Member(openIDOrPhone) }
 
 // SetBalance moves the member's balance to points, booking the difference as
 // one statement of kind "adjust". It panics if there is no such member.
@@ -76,145 +41,61 @@ func (h *Handler) Balance(openIDOrPhone string) int64 { return h.p.Balance(openI
 
 // Kinds of Statement.
 const (
-	KindChange   = "change"   // a score change (3.3)
-	KindRollback = "rollback" // a rollback (3.4)
-	KindOrder    = "order"    // a consume order (4.1)
-	KindRefund   = "refund"   // a refund order (4.2)
-	KindAdjust   = "adjust"   // AddMember's opening balance, SetBalance
+	KindChange   = platform.KindChange   // a score change (3.3)
+	KindRollback = platform.KindRollback // a rollback (3.4)
+	KindOrder    = platform.KindOrder    // a consume order (4.1)
+	KindRefund   = platform.KindRefund   // a refund order (4.2)
+	KindAdjust   = platform.KindAdjust   // AddMember's opening balance, SetBalance
 )
 
-// Statement is one entry of a member's points ledger.
-type Statement struct {
-	// ID is the statement_id the platform answered with: "SP0" and digits
-	// for changes and rollbacks, a number for orders (like the document's
-	// "134").
-	ID string
-	// RecordID is the id 3.5 lists the statement under.
-	RecordID int64
-	OpenID   string
-	// ChangeID is the change_id of a change or rollback.
-	ChangeID string
-	// OrderNo is the order_no of an order, or the out_biz_no of a change.
-	OrderNo string
-	// Kind is one of the Kind constants.
-	Kind string
-	// Delta is the points the statement moved: negative for points taken.
-	Delta int64
-	Desc  string
-	Time  time.Time
-	// Reverses is the statement a rollback reversed; ReversedBy the
-	// rollback that reversed this one.
-	Reverses, ReversedBy string
-}
+// Statement is one entry of a member's points ledger, as Ledger returns it:
+// which call moved how many points, and the ids the platform answered.
+type Statement = platform.Statement
 
 // Ledger returns the member's statements, oldest first.
-func (h *Handler) Ledger(openIDOrPhone string) []Statement {
-	src := h.p.Ledger(openIDOrPhone)
-	out := make([]Statement, len(src))
-	for i, s := range src {
-		out[i] = Statement(s)
-	}
-	return out
-}
+func (h *Handler) Ledger(openIDOrPhone string) []Statement { return h.p.Ledger(openIDOrPhone) }
 
 // Audit reports the first member whose balance is not the sum of the
 // member's statements, or is negative; nil if the books are consistent.
 func (h *Handler) Audit() error { return h.p.Audit() }
 
-// Level is a row of the level table (3.8).
-type Level struct {
-	ID     int64
-	Number int64
-	Name   string
-	// Growth is the growth value that reaches the level.
-	Growth int64
-	// Rights is the JSON text answered as a member's rights (may be empty).
-	Rights string
-}
+// Level is a row of the level table (3.8), as Levels returns it and
+// SetLevels takes it: a member whose growth value reaches Growth has the
+// level.
+type Level = platform.Level
 
 // Levels returns the level table, by level number.
-func (h *Handler) Levels() []Level {
-	src := h.p.Levels()
-	out := make([]Level, len(src))
-	for i, l := range src {
-		out[i] = Level(l)
-	}
-	return out
-}
+func (h *Handler) Levels() []Level { return h.p.Levels() }
 
 // SetLevels replaces the level table (by default the seven levels of the
 // document's 3.8 example, reached at growth 0, 300, 1000, 3000, 6000, 10000
 // and 20000). It panics on an empty table.
 func (h *Handler) SetLevels(levels []Level) {
-	ls := make([]platform.Level, len(levels))
-	for i, l := range levels {
-		ls[i] = platform.Level(l)
-	}
-	mustf(h.p.SetLevels(ls), "SetLevels")
+	mustf(h.p.SetLevels(levels), "SetLevels")
 }
 
-// Order is a synced consume order (4.1) or refund order (4.2).
-type Order struct {
-	OrderNo string
-	// ParentOrderNo is the consume order a refund returns (refunds only).
-	ParentOrderNo string
-	OpenID        string
-	// ID is the order_id answered.
-	ID          int64
-	StatementID string
-	Amount      float64
-	// Score is the order_score: points granted (4.1) or taken back (4.2).
-	Score int64
-	// Refunded is the points later refunds took back (consume orders only).
-	Refunded    int64
-	Refund      bool
-	ConsumeDate time.Time
-}
+// Order is a synced consume order (4.1) or refund order (4.2), as Order
+// returns it.
+type Order = platform.Order
 
 // Order returns the order with this order_no.
-func (h *Handler) Order(orderNo string) (Order, bool) {
-	o, ok := h.p.Order(orderNo)
-	return Order(o), ok
-}
+func (h *Handler) Order(orderNo string) (Order, bool) { return h.p.Order(orderNo) }
 
 // Coupon statuses, as 5.3 sets them and 5.5 lists them.
 const (
-	CouponInvalid    = 0 // invalid or deleted
-	CouponValid      = 1
-	CouponUsed       = 2
-	CouponInUse      = 3
-	CouponNotStarted = 4
+	CouponInvalid    = platform.CouponInvalid // invalid or deleted
+	CouponValid      = platform.CouponValid
+	CouponUsed       = platform.CouponUsed
+	CouponInUse      = platform.CouponInUse
+	CouponNotStarted = platform.CouponNotStarted
 )
 
-// Coupon is a coupon given to a member (5.2).
-type Coupon struct {
-	// ID is the user-coupon id of 5.5; Code the platform's 19-digit code.
-	ID   int64
-	Code int64
-	// ThirdCouponCode is the coupon_number the integrator gave it in 5.2.
-	ThirdCouponCode string
-	// TemplateID is the template's platform id (coupon_info_id);
-	// ThirdCouponID the integrator's template id.
-	TemplateID    int64
-	ThirdCouponID string
-	OpenID        string
-	// Status is one of the Coupon status constants.
-	Status      int64
-	ReceiveTime time.Time
-	BeginTime   time.Time
-	EndTime     time.Time
-	UseOrderNo  string
-}
+// Coupon is a coupon given to a member (5.2), as Coupons returns it: its
+// codes, template, status and validity period.
+type Coupon = platform.Coupon
 
 // Coupons returns the member's coupons, in the order given.
-func (h *Handler) Coupons(openIDOrPhone string) []Coupon {
-	src := h.p.Coupons(openIDOrPhone)
-	out := make([]Coupon, len(src))
-	for i, c := range src {
-		out[i] = Coupon(c)
-	}
-	return out
-}
+func (h *Handler) Coupons(openIDOrPhone string) []Coupon { return h.p.Coupons(openIDOrPhone) }
 
 // LastSMSCode returns the last code sent to phone by 6.1, used or not.
 func (h *Handler) LastSMSCode(phone string) (string, bool) { return h.p.LastSMSCode(phone) }
@@ -224,11 +105,7 @@ func (h *Handler) LastSMSCode(phone string) (string, bool) { return h.p.LastSMSC
 // spending the day's one obtain: store it in a ump.TokenStore, or sign raw
 // requests with its AccessToken. A later obtain (2.1) retires it like any
 // other. Version is 0, as CompareAndSwap expects.
-func (h *Handler) IssueToken() ump.Token {
-	t := h.p.IssueToken()
-	return ump.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, AccessExpiresAt: t.AccessExpiresAt,
-		RefreshExpiresAt: t.RefreshExpiresAt, ObtainedAt: t.At}
-}
+func (h *Handler) IssueToken() ump.Token { return h.p.IssueToken() }
 
 // ExpireAccessTokens makes every access token issued so far stop working
 // now: the next call with one is answered HTTP 401.

@@ -9,7 +9,7 @@ import (
 	"github.com/greedc/ump-go/internal/wire"
 )
 
-// Coupon statuses (5.3, 5.5).
+// Coupon statuses, as 5.3 sets them and 5.5 lists them.
 const (
 	CouponInvalid    = 0 // invalid or deleted
 	CouponValid      = 1
@@ -18,9 +18,11 @@ const (
 	CouponNotStarted = 4
 )
 
-// Coupon is a coupon given to a member (5.2).
+// Coupon is a coupon given to a member (5.2). Package umptest exports it as
+// umptest.Coupon (Coupons).
 type Coupon struct {
-	// ID is the 用户卷主键ID of 5.5; Code the platform's 19-digit coupon code.
+	// ID is the user-coupon id (用户卷主键ID) of 5.5; Code the platform's
+	// 19-digit coupon code.
 	ID   int64
 	Code int64
 	// ThirdCouponCode is the coupon_number the integrator gave it in 5.2.
@@ -30,13 +32,20 @@ type Coupon struct {
 	TemplateID    int64
 	ThirdCouponID string
 	OpenID        string
-	Status        int64
-	ReceiveTime   time.Time
-	BeginTime     time.Time
-	EndTime       time.Time
-	UseOrderNo    string
+	// Status is one of the Coupon status constants.
+	Status int64
+	// ReceiveTime is the create_time 5.2 gave; BeginTime and EndTime bound
+	// when the coupon can be used (the template's period, or fixed_term
+	// days from ReceiveTime).
+	ReceiveTime time.Time
+	BeginTime   time.Time
+	EndTime     time.Time
+	// UseOrderNo is the order_no of the verification (5.4) that used the
+	// coupon.
+	UseOrderNo string
 }
 
+// coupon is a Coupon with the template it was given from.
 type coupon struct {
 	Coupon
 	tpl *template
@@ -246,7 +255,7 @@ func (p *Platform) couponGive(r *request) (any, *paging, *Fail) {
 		case "1", "":
 			m = p.members[string(e.OpenID)]
 		case "2":
-			if !isMobile(string(e.OpenID)) {
+			if !wire.IsMobile(string(e.OpenID)) {
 				return nil, nil, failMsg(CodeInvalidParams, "coupon_set.open_id")
 			}
 			m = p.byPhone[string(e.OpenID)]

@@ -75,19 +75,6 @@ func (n *optInt) UnmarshalJSON(b []byte) error {
 // blank reports a required string parameter that is missing or empty.
 func blank(s wire.String) bool { return strings.TrimSpace(string(s)) == "" }
 
-// isMobile reports an 11-digit mainland mobile number.
-func isMobile(s string) bool {
-	if len(s) != 11 || s[0] != '1' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // missing collects the names of required parameters that are absent, for
 // one 1001 naming all of them.
 type missing []string

@@ -11,17 +11,27 @@ import (
 	"github.com/greedc/ump-go/internal/wire"
 )
 
-// Member is a member as the platform keeps it: the fields of 3.1, the ids the
-// platform assigns, and the balances.
+// Member is a member of the emulated platform: the fields of 3.1, the ids
+// the platform assigns, and the balances. Package umptest exports it as
+// umptest.Member, for seeding (AddMember) and inspection (Member): these
+// comments are its documentation.
 type Member struct {
-	OpenID       string
-	Phone        string
-	Nickname     string
-	RealName     string
-	ProjectID    string
-	OuterUserID  string
-	QID          string
-	AvatarURL    string
+	// OpenID is the member's open_id, 32 lower-case hex digits unless
+	// AddMember was given one.
+	OpenID string
+	// Phone is the 11-digit mainland mobile number the member registered
+	// with; AddMember requires it, and no two members share one.
+	Phone string
+	// Nickname and ProjectID are required by 3.1; AddMember fills an empty
+	// Nickname with "会员" and the phone's last four digits, an empty
+	// ProjectID with "18756".
+	Nickname    string
+	RealName    string
+	ProjectID   string
+	OuterUserID string
+	QID         string
+	AvatarURL   string
+	// Gender is 0 unknown, 1 male, 2 female, as 3.1 sends it.
 	Gender       int64
 	Birthday     string // yyyy-MM-dd
 	Country      string
@@ -33,10 +43,19 @@ type Member struct {
 	Remark       string
 	EmployeeID   int64
 	EmployeeName string
-	UserNum      string
+	// UserNum is the platform's member number, like "58500000003";
+	// registration assigns it (a value given to AddMember is replaced).
+	UserNum string
+	// RegisteredAt is the registration time; AddMember takes the server's
+	// clock when it is zero.
 	RegisteredAt time.Time
-	Score        int64 // available points: the sum of the member's statements
-	Growth       int64 // growth value, which decides the level
+	// Score is the available points: always the sum of the member's
+	// statements. Given to AddMember, it is the opening balance, booked as
+	// one statement of kind "adjust".
+	Score int64
+	// Growth is the growth value, which decides the level; each consume
+	// order (4.1) adds its order_score.
+	Growth int64
 }
 
 // member is a Member with its ledger.
@@ -46,13 +65,17 @@ type member struct {
 }
 
 // Level is a row of the level table (3.8): a member whose growth value
-// reaches Growth has this level.
+// reaches Growth has this level. Package umptest exports it as
+// umptest.Level (Levels, SetLevels).
 type Level struct {
+	// ID is the level's id in 3.8's list; Number its level_number (the
+	// member object's level_num), which orders the table.
 	ID     int64
 	Number int64
 	Name   string
+	// Growth is the growth value that reaches the level.
 	Growth int64
-	// Rights is the JSON text sent as the member's rights (may be empty).
+	// Rights is the JSON text answered as a member's rights (may be empty).
 	Rights string
 }
 
@@ -112,7 +135,7 @@ func (p *Platform) find(key string) *member {
 
 // register adds a member; m.OpenID may be preset.
 func (p *Platform) register(m Member, now time.Time) (*member, error) {
-	if !isMobile(m.Phone) {
+	if !wire.IsMobile(m.Phone) {
 		return nil, errors.New("phone is not an 11-digit mobile number")
 	}
 	if _, dup := p.byPhone[m.Phone]; dup {
@@ -235,7 +258,7 @@ func (p *Platform) memberAdd(r *request) (any, *paging, *Fail) {
 	if f := miss.fail(); f != nil {
 		return nil, nil, f
 	}
-	if !isMobile(string(in.Phone)) {
+	if !wire.IsMobile(string(in.Phone)) {
 		return nil, nil, failMsg(CodeInvalidParams, "phone")
 	}
 	if in.Gender.set && (in.Gender.v < 0 || in.Gender.v > 2) {

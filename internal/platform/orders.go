@@ -7,20 +7,24 @@ import (
 	"github.com/greedc/ump-go/internal/wire"
 )
 
-// Order is a synced consume order (4.1) or refund order (4.2).
+// Order is a synced consume order (4.1) or refund order (4.2). Package
+// umptest exports it as umptest.Order (Order).
 type Order struct {
 	OrderNo string
 	// ParentOrderNo is the consume order a refund returns (refunds only).
 	ParentOrderNo string
 	OpenID        string
-	// ID is the order_id 4.1 answered with.
+	// ID is the order_id answered; StatementID the statement_id of the
+	// ledger entry the order booked.
 	ID          int64
 	StatementID string
-	Amount      float64
+	// Amount is the order_amount, in yuan.
+	Amount float64
 	// Score is the order_score: points granted (4.1) or taken back (4.2).
 	Score int64
 	// Refunded is the points later refunds took back (consume orders only).
-	Refunded    int64
+	Refunded int64
+	// Refund tells a refund order (4.2) from a consume order (4.1).
 	Refund      bool
 	ConsumeDate time.Time
 }
@@ -72,7 +76,7 @@ func (p *Platform) orderMember(in *orderIn, refund bool) (*member, *Fail) {
 	if blank(in.OpenID) && blank(in.Phone) {
 		return nil, fail(CodeOpenIDOrPhone)
 	}
-	if !blank(in.Phone) && !isMobile(string(in.Phone)) {
+	if !blank(in.Phone) && !wire.IsMobile(string(in.Phone)) {
 		return nil, fail(CodeInvalidPhone)
 	}
 	var miss missing

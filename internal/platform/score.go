@@ -9,32 +9,37 @@ import (
 	"github.com/greedc/ump-go/internal/wire"
 )
 
-// Kinds of statement.
+// Kinds of Statement.
 const (
-	KindChange   = "change"   // 3.3
-	KindRollback = "rollback" // 3.4
-	KindOrder    = "order"    // 4.1
-	KindRefund   = "refund"   // 4.2
-	KindAdjust   = "adjust"   // a test's seed (AddMember, SetBalance)
+	KindChange   = "change"   // a score change (3.3)
+	KindRollback = "rollback" // a rollback (3.4)
+	KindOrder    = "order"    // a consume order (4.1)
+	KindRefund   = "refund"   // a refund order (4.2)
+	KindAdjust   = "adjust"   // AddMember's opening balance, SetBalance
 )
 
-// Statement is one entry of a member's points ledger.
+// Statement is one entry of a member's points ledger. Package umptest
+// exports it as umptest.Statement (Ledger).
 type Statement struct {
-	// ID is the statement_id the platform answered with.
+	// ID is the statement_id the platform answered with: "SP0" and digits
+	// for changes and rollbacks, a number for orders (like the document's
+	// "134").
 	ID string
 	// RecordID is the id 3.5 lists the statement under.
 	RecordID int64
 	OpenID   string
-	// ChangeID is the change_id of a 3.3 change or a 3.4 rollback.
+	// ChangeID is the change_id of a change or rollback.
 	ChangeID string
 	// OrderNo is the order_no of an order, or the out_biz_no of a change.
 	OrderNo string
-	Kind    string
-	Delta   int64
-	Desc    string
-	Time    time.Time
-	// Reverses is the statement a rollback reverses; ReversedBy the rollback
-	// that reversed this one.
+	// Kind is one of the Kind constants.
+	Kind string
+	// Delta is the points the statement moved: negative for points taken.
+	Delta int64
+	Desc  string
+	Time  time.Time
+	// Reverses is the statement a rollback reversed; ReversedBy the
+	// rollback that reversed this one.
 	Reverses, ReversedBy string
 }
 

@@ -49,7 +49,7 @@ func (p *Platform) smsSend(r *request) (any, *paging, *Fail) {
 		return nil, nil, fail(CodeSMSTargetEmpty)
 	}
 	phone := string(in.Target)
-	if !isMobile(phone) {
+	if !wire.IsMobile(phone) {
 		return nil, nil, fail(CodeSMSInvalidPhone)
 	}
 	key := phone + "|" + beijingDay(r.now)
@@ -79,7 +79,7 @@ func (p *Platform) smsJudge(r *request) (any, *paging, *Fail) {
 	if f := miss.fail(); f != nil {
 		return nil, nil, f
 	}
-	if !isMobile(string(in.Phone)) {
+	if !wire.IsMobile(string(in.Phone)) {
 		return nil, nil, fail(CodeSMSInvalidPhone)
 	}
 	c := p.sms.codes[string(in.Phone)]

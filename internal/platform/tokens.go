@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/greedc/ump-go"
 )
 
 // tokenState holds the issued tokens and the day's token-call counts.
@@ -134,22 +136,17 @@ type tokenData struct {
 	ExpireIn     int64  `json:"expire_in"`
 }
 
-// IssuedToken is a token pair handed out by IssueToken.
-type IssuedToken struct {
-	AccessToken, RefreshToken             string
-	AccessExpiresAt, RefreshExpiresAt, At time.Time
-}
-
 // IssueToken issues a token pair outside the daily limits and without
 // retiring any other token: a test's way to hold a valid token without
-// spending the day's one obtain.
-func (p *Platform) IssueToken() IssuedToken {
+// spending the day's one obtain. It is a ump.Token, ready for a TokenStore,
+// with Version 0.
+func (p *Platform) IssueToken() ump.Token {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.cfg.Now()
 	at, rt := p.newLineage(now)
-	return IssuedToken{AccessToken: at, RefreshToken: rt, AccessExpiresAt: p.tokens.access[at].expires,
-		RefreshExpiresAt: p.tokens.refresh[rt].expires, At: now}
+	return ump.Token{AccessToken: at, RefreshToken: rt, AccessExpiresAt: p.tokens.access[at].expires,
+		RefreshExpiresAt: p.tokens.refresh[rt].expires, ObtainedAt: now}
 }
 
 // ExpireAccessTokens makes every issued access token stop working now.
