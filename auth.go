@@ -183,6 +183,15 @@ type AuthService struct {
 	failures  int
 	failedErr error
 	retryAt   time.Time
+
+	// Guarded by turn: the token the last recovery from a rejection
+	// produced, when, and how many recoveries in a row produced a token
+	// that was rejected again. A rejection that a new token does not cure
+	// (a proxy's 401, a misconfigured code) would otherwise spend one of
+	// the day's refreshes per call.
+	recoveredTo    string
+	recoveredAt    time.Time
+	recoveryStreak int
 }
 
 // Pauses after a failed renewal: renewalPause, doubling per consecutive
@@ -190,6 +199,14 @@ type AuthService struct {
 const (
 	renewalPause    = 5 * time.Second
 	maxRenewalPause = 5 * time.Minute
+)
+
+// recoveryQuiet is how long a token produced by a recovery must have worked
+// before its own rejection may cost another refresh; it doubles with every
+// recovery in a row whose token was rejected again, up to maxRecoveryQuiet.
+const (
+	recoveryQuiet    = time.Minute
+	maxRecoveryQuiet = 2 * time.Hour
 )
 
 // cachedToken is the in-memory token and when to renew it.
@@ -366,11 +383,25 @@ func (s *AuthService) renewed(ctx context.Context, failed string) (string, error
 	if ct := s.adopt(st); ct != nil && s.good(ct, now, failed) {
 		return ct.tok.AccessToken, nil
 	}
+	again := failed != "" && failed == s.recoveredTo
+	if quiet := min(recoveryQuiet<<min(s.recoveryStreak, 8), maxRecoveryQuiet); again && now.Sub(s.recoveredAt) < quiet {
+		return "", fmt.Errorf("%w: the token a refresh issued %v ago was rejected too; not refreshing again for %v",
+			ErrTokenInvalid, now.Sub(s.recoveredAt).Round(time.Second), quiet)
+	}
 	if now.Before(s.retryAt) {
 		return s.fallback(ctx, failed, fmt.Errorf("ump: token renewal paused until %s after %d failures: %w",
 			s.retryAt.In(wire.Beijing).Format(time.TimeOnly), s.failures, s.failedErr))
 	}
-	return s.renew(ctx, st, failed)
+	tok, err := s.renew(ctx, st, failed)
+	if failed != "" && err == nil {
+		if again {
+			s.recoveryStreak++
+		} else {
+			s.recoveryStreak = 0
+		}
+		s.recoveredTo, s.recoveredAt = tok, c.now()
+	}
+	return tok, err
 }
 
 // noteRenewal records the outcome of a renewal that may have called the

@@ -421,6 +421,12 @@ type endpoint struct {
 	// Its ambiguous failures still end the call (score changes, which
 	// resolve them through the key).
 	busyRetry bool
+	// keyedWrite marks a write the gateway deduplicates on a key (a
+	// rollback's change_id, a resent order_no): it is repeated like a read,
+	// but once an attempt may have applied it, a later refusal such as
+	// "system busy" proves nothing about that attempt, so the call ends as
+	// an *OutcomeUnknownError rather than a definite failure.
+	keyedWrite bool
 }
 
 // page is the paging information of a paged answer.
@@ -598,13 +604,24 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 			return fmt.Errorf("ump: %s: encoding request: %w", ep.method, err)
 		}
 	}
+	mayHaveApplied := false
+	err := c.attempts(ctx, ep, payload, cred, key, dec, &mayHaveApplied)
+	if err != nil && mayHaveApplied && ep.keyedWrite && !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, duplicateKey) {
+		return &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
+	}
+	return err
+}
+
+// attempts is roundTrip's loop. It sets *mayHaveApplied once an attempt
+// ended without a definite answer.
+func (c *Client) attempts(ctx context.Context, ep *endpoint, payload []byte, cred, key string, dec decoder, mayHaveApplied *bool) error {
 	tokenRetried := false
 	for attempt := 1; ; attempt++ {
 		value := cred
 		if ep.cred == credAccessToken {
 			var err error
 			if value, err = c.Auth.AccessToken(ctx); err != nil {
-				return err
+				return noToken(ep, err)
 			}
 		}
 		if cerr := ctx.Err(); cerr != nil {
@@ -614,6 +631,9 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 			return fmt.Errorf("ump: %s: %w", ep.method, cerr)
 		}
 		v, err := c.attempt(ctx, ep, payload, value, attempt, dec)
+		if v == ambiguous {
+			*mayHaveApplied = true
+		}
 		switch {
 		case v == done:
 			return err
@@ -624,7 +644,7 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 			tokenRetried = true
 			attempt-- // the repeat after a refresh is not a retry of the call
 			if rerr := c.Auth.recover(ctx, value); rerr != nil {
-				return errors.Join(err, rerr)
+				return errors.Join(err, noToken(ep, rerr))
 			}
 			continue
 		case v == busy && !ep.idempotent && !ep.busyRetry:
@@ -649,6 +669,17 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 		case <-t.C:
 		}
 	}
+}
+
+// noToken is the error of a call that could not get an access token. The
+// call itself was not sent, so it must not read as an unknown outcome even
+// when the token call's own outcome is unknown (its answer was lost).
+func noToken(ep *endpoint, err error) error {
+	var unknown *OutcomeUnknownError
+	if errors.As(err, &unknown) {
+		err = unknown.Err
+	}
+	return fmt.Errorf("ump: %s: not sent, no access token: %w", ep.method, err)
 }
 
 // withContext adds the context's error to err, the last attempt's failure,
@@ -702,7 +733,7 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, payload []byte, cred
 		c.logAttempt(ctx, ep, n, start, status, 0, terr)
 		return ambiguous, terr
 	}
-	v, err := c.judge(ep, status, buf.Bytes(), cred, dec)
+	v, err := c.judge(ctx, ep, status, buf.Bytes(), cred, dec)
 	err = withoutSign(err, sign)
 	c.logAttempt(ctx, ep, n, start, status, apiCode(err), err)
 	return v, err
@@ -723,12 +754,14 @@ func apiCode(err error) int64 {
 
 // judge turns an answer into a verdict.
 // cred is the credential the request carried, redacted from any sample.
-func (c *Client) judge(ep *endpoint, status int, body []byte, cred string, dec decoder) (verdict, error) {
+func (c *Client) judge(ctx context.Context, ep *endpoint, status int, body []byte, cred string, dec decoder) (verdict, error) {
 	if ep.cred == credAppID {
 		cred = "" // the app id is no secret, and masking it hides which app failed
 	}
 	if int64(len(body)) > c.maxBody {
-		return ambiguous, c.responseError(ep, status, body[:512], cred, fmt.Errorf("answer exceeds %d bytes", c.maxBody))
+		// The whole body goes to the sample, which redacts before it cuts:
+		// a secret straddling a cut would escape redaction.
+		return ambiguous, c.responseError(ep, status, body, cred, fmt.Errorf("answer exceeds %d bytes", c.maxBody))
 	}
 	if ep.blankIsSuccess && status == http.StatusOK && len(bytes.TrimSpace(body)) == 0 {
 		return done, nil
@@ -748,10 +781,18 @@ func (c *Client) judge(ep *endpoint, status int, body []byte, cred string, dec d
 	}
 	h := dec.header()
 	if h.success {
-		if h.dataErr != nil {
-			return done, c.responseError(ep, status, body, cred, fmt.Errorf("success, but data does not decode: %w", h.dataErr))
+		if h.dataErr == nil {
+			return done, nil
 		}
-		return done, nil
+		if !ep.idempotent {
+			// The gateway applied the call; an error here would read as
+			// "not applied" and invite a resend that applies it twice. The
+			// result carries zero values where the data did not decode.
+			c.log.LogAttrs(ctx, slog.LevelWarn, "ump: call applied, but its data does not decode",
+				slog.String("method", ep.method), slog.String("error", h.dataErr.Error()))
+			return done, nil
+		}
+		return done, c.responseError(ep, status, body, cred, fmt.Errorf("success, but data does not decode: %w", h.dataErr))
 	}
 	if h.empty && ep.blankIsSuccess && status == http.StatusOK {
 		return done, nil

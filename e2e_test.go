@@ -460,3 +460,28 @@ func TestE2ETokenExpiry(t *testing.T) {
 	assert.Equal(t, 1, status.Obtains)
 	assert.Equal(t, 2, status.Refreshes)
 }
+
+// ResolveConsume's first attempt applies the sale but its answer is lost;
+// the next two are answered "system busy". An earlier attempt may have
+// applied, so the result is an unknown outcome, not a definite refusal.
+func TestE2EResolveConsumeAfterALostAttemptIsNotDefinite(t *testing.T) {
+	srv, c, ctx := e2e(t)
+	openID := srv.AddMember(umptest.Member{Phone: "13800000001"})
+	d := ump.OrderDetails{OrderNo: "S9", Phone: "13800000001", ConsumeDate: e2eStart.Add(-time.Hour),
+		OrderAmount: ump.Yuan(10, 0), OrderScore: 10}
+	srv.Fail("wk.user.consume.order", umptest.Fault{Kind: umptest.DropBeforeApply, Times: 1})
+	_, err := c.Order.SyncConsume(ctx, &ump.ConsumeOrderRequest{OrderDetails: d})
+	require.ErrorIs(t, err, ump.ErrOutcomeUnknown)
+
+	srv.Fail("wk.user.consume.order", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
+	srv.Fail("wk.user.consume.order", umptest.Fault{Kind: umptest.SystemBusy, Times: 2})
+	_, err = c.Order.ResolveConsume(ctx, &ump.ConsumeOrderRequest{OrderDetails: d})
+	require.ErrorIs(t, err, ump.ErrOutcomeUnknown)
+	require.Equal(t, int64(10), srv.Balance(openID), "the sale applied once")
+
+	srv.ClearFaults()
+	res, err := c.Order.ResolveConsume(ctx, &ump.ConsumeOrderRequest{OrderDetails: d})
+	require.NoError(t, err)
+	require.True(t, res.AlreadyApplied)
+	require.Equal(t, int64(10), srv.Balance(openID), "still once")
+}

@@ -28,8 +28,8 @@ var (
 	// count on the gateway refusing an order_no it has seen (150002), and
 	// where it does, a repeat cannot apply twice, so they are repeated like
 	// reads.
-	epConsumeOrderResolve = endpoint{method: "wk.user.consume.order", idempotent: true}
-	epRefundOrderResolve  = endpoint{method: "wk.user.refund.order", idempotent: true}
+	epConsumeOrderResolve = endpoint{method: "wk.user.consume.order", idempotent: true, keyedWrite: true}
+	epRefundOrderResolve  = endpoint{method: "wk.user.refund.order", idempotent: true, keyedWrite: true}
 )
 
 // OrderDetails are the fields a sale (section 4.1) and a return (4.2) share.
@@ -261,6 +261,8 @@ func (s *OrderService) sync(ctx context.Context, ep, resolveEp *endpoint, resolv
 		return d, false, nil
 	case errors.Is(err, duplicateKey):
 		return orderData{}, true, nil
+	case errors.Is(err, ErrOutcomeUnknown):
+		return d, false, err
 	case errors.As(err, &apiErr):
 		return d, false, err // definite: this send was refused
 	}

@@ -26,7 +26,7 @@ var (
 	epScoreChange = endpoint{method: "wk.user.event.score.change", busyRetry: true}
 	// The gateway deduplicates rollbacks on change_id (section 3.4), so a
 	// repeat cannot reverse points twice.
-	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", idempotent: true}
+	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", idempotent: true, keyedWrite: true}
 	epScoreRecords  = endpoint{method: "wk.user.score.record", idempotent: true}
 )
 
