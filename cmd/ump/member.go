@@ -84,12 +84,7 @@ func (a *cli) memberGetCommand() *cobra.Command {
 		Short:   "Look up a member by phone or open_id (3.2)",
 		Example: "  ump member get --phone 13800000000\n  ump member get --open-id 5f0c... -o table",
 		Args:    cobra.NoArgs,
-		RunE: a.act(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			s, err := a.client()
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: a.actWithClient(func(ctx context.Context, s *session, _ *cobra.Command, _ []string) error {
 			m, err := s.Member.Get(ctx, q)
 			if err != nil {
 				return withFlags(err, memberFlags)
@@ -110,12 +105,7 @@ func (a *cli) memberCodeCommand() *cobra.Command {
 		Use:   "code --open-id OPEN_ID | --phone PHONE",
 		Short: "Generate a member code, the number a member's QR code shows (3.6)",
 		Args:  cobra.NoArgs,
-		RunE: a.act(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			s, err := a.client()
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: a.actWithClient(func(ctx context.Context, s *session, _ *cobra.Command, _ []string) error {
 			who, flag := openID, "--open-id"
 			if who == "" {
 				who, flag = phone, "--phone"
@@ -142,12 +132,7 @@ func (a *cli) memberParseCommand() *cobra.Command {
 		Short:   "Look up the member a member code belongs to (3.7)",
 		Example: "  ump member parse 81234567890123456789",
 		Args:    cobra.ExactArgs(1),
-		RunE: a.act(func(ctx context.Context, _ *cobra.Command, args []string) error {
-			s, err := a.client()
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: a.actWithClient(func(ctx context.Context, s *session, _ *cobra.Command, args []string) error {
 			m, err := s.Member.GetByCode(ctx, args[0])
 			if err != nil {
 				return withFlags(err, memberFlags)
@@ -168,12 +153,7 @@ func (a *cli) memberLevelsCommand() *cobra.Command {
 		Use:   "levels",
 		Short: "List the member levels (3.8), every page",
 		Args:  cobra.NoArgs,
-		RunE: a.act(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			s, err := a.client()
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: a.actWithClient(func(ctx context.Context, s *session, _ *cobra.Command, _ []string) error {
 			var items []levelView
 			for l, err := range s.Member.AllLevels(ctx, ump.PageRequest{PageSize: 100}) {
 				if err != nil {

@@ -167,6 +167,19 @@ func (a *cli) act(fn func(ctx context.Context, cmd *cobra.Command, args []string
 	}
 }
 
+// actWithClient is act for the commands that call the gateway: it opens the
+// client session (the token store included) and closes it afterwards.
+func (a *cli) actWithClient(fn func(ctx context.Context, s *session, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return a.act(func(ctx context.Context, cmd *cobra.Command, args []string) error {
+		s, err := a.client()
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		return fn(ctx, s, cmd, args)
+	})
+}
+
 func mark(err error) error {
 	var u *usageError
 	if err == nil || errors.As(err, &u) {
