@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,12 +13,6 @@ import (
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/umptest"
 )
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // TestCampaign: members get one coupon each by phone, the number without a
 // member is skipped, the first member's coupon is used on the order.
@@ -35,7 +28,7 @@ func TestCampaign(t *testing.T) {
 	until := start.AddDate(0, 0, 30).Format("2006-01-02")
 	cp := campaign{id: "C1", phones: phones, start: start}
 	var out bytes.Buffer
-	require.NoError(t, cp.run(testContext(t), srv.Client(), &out))
+	require.NoError(t, cp.run(t.Context(), srv.Client(), &out))
 
 	var holds []string
 	for i, id := range ids {
@@ -79,8 +72,8 @@ func TestCampaignGivesNothingTwice(t *testing.T) {
 	id := srv.AddMember(umptest.Member{Phone: "13800000001"})
 	c := srv.Client()
 	cp := campaign{id: "C2", phones: []string{"13800000001"}, start: time.Now()}
-	require.NoError(t, cp.run(testContext(t), c, &bytes.Buffer{}))
-	err := cp.run(testContext(t), c, &bytes.Buffer{})
+	require.NoError(t, cp.run(t.Context(), c, &bytes.Buffer{}))
+	err := cp.run(t.Context(), c, &bytes.Buffer{})
 	require.ErrorIs(t, err, ump.ErrDuplicateChangeID, "150002: third_coupon_id exists")
 	assert.Len(t, srv.Coupons(id), 1)
 }
@@ -90,7 +83,7 @@ func TestCampaignWithoutMembers(t *testing.T) {
 	srv := umptest.NewServer()
 	defer srv.Close()
 	cp := campaign{id: "C3", phones: []string{"13900000004"}, start: time.Now()}
-	err := cp.run(testContext(t), srv.Client(), &bytes.Buffer{})
+	err := cp.run(t.Context(), srv.Client(), &bytes.Buffer{})
 	require.EqualError(t, err, "no member to give coupons to")
 	assert.Zero(t, srv.Stats().Calls["wk.coupon.give"])
 }
@@ -98,7 +91,7 @@ func TestCampaignWithoutMembers(t *testing.T) {
 // TestRun is `go run ./examples/coupon-campaign` with no settings.
 func TestRun(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run(testContext(t), func(string) string { return "" }, &stdout, &stderr)
+	code := run(t.Context(), func(string) string { return "" }, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	assert.Contains(t, stdout.String(), "gave     3 coupons\n")
 	assert.Contains(t, stdout.String(), "used     SPRING-001-1 on order SPRING-001-ORDER-1")
@@ -113,7 +106,7 @@ func TestCampaignPastItsPeriod(t *testing.T) {
 	defer srv.Close()
 	id := srv.AddMember(umptest.Member{Phone: "13800000001"})
 	cp := campaign{id: "C4", phones: []string{"13800000001"}, start: time.Now().AddDate(0, 0, -60)}
-	err := cp.run(testContext(t), srv.Client(), &bytes.Buffer{})
+	err := cp.run(t.Context(), srv.Client(), &bytes.Buffer{})
 	require.ErrorIs(t, err, ump.ErrCouponStatusUpdateFailed)
 	assert.Contains(t, err.Error(), "verify: coupon C4-1 cannot be used: ")
 	assert.Equal(t, int64(umptest.CouponValid), srv.Coupons(id)[0].Status, "not used")

@@ -31,22 +31,17 @@ import (
 )
 
 func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	code := run(ctx, os.Getenv, os.Stdout, os.Stderr)
-	cancel()
-	os.Exit(code)
+	gateway.Main(time.Minute, func(ctx context.Context) int {
+		return run(ctx, os.Getenv, os.Stdout, os.Stderr)
+	})
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) int {
-	gw, err := gateway.Open(getenv)
-	if err == nil {
-		defer gw.Close()
-		err = gw.RequirePhones()
+	gw, code := gateway.Setup("pos-order-sync", getenv, stderr)
+	if gw == nil {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "pos-order-sync:", err)
-		return 2
-	}
+	defer gw.Close()
 	fmt.Fprintln(stdout, "mode:", gw.Mode)
 
 	phones, batch := gw.Phones, ump.NewChangeID()[:6]

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +12,6 @@ import (
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/umptest"
 )
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // TestSyncBatch: the lost answer is to reconcile (and the gateway did apply
 // it), the two bad lines never reach the gateway, the rest is synced; sent
@@ -33,7 +26,7 @@ func TestSyncBatch(t *testing.T) {
 	sales := todaysSales("t", []string{"13800000001", "13800000002"}, time.Now())
 
 	var out bytes.Buffer
-	r, err := syncBatch(testContext(t), c, sales, &out)
+	r, err := syncBatch(t.Context(), c, sales, &out)
 	require.NoError(t, err)
 	assert.Equal(t, Report{
 		Synced:    []string{"POS-t-2", "POS-t-2R"},
@@ -76,7 +69,7 @@ func TestSyncBatch(t *testing.T) {
 	// Sent again (the reconciliation a platform that deduplicates order_no
 	// allows): everything is on the platform already, nothing moves twice.
 	out.Reset()
-	r, err = syncBatch(testContext(t), c, sales, &out)
+	r, err = syncBatch(t.Context(), c, sales, &out)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"POS-t-1", "POS-t-2", "POS-t-2R"}, r.Synced)
 	assert.Empty(t, r.Reconcile)
@@ -94,7 +87,7 @@ func TestSyncBatchRejectsWhatThePlatformRefuses(t *testing.T) {
 	srv.AddMember(umptest.Member{Phone: "13800000001"})
 	sales := todaysSales("u", []string{"13900000009", "13800000001"}, time.Now())
 	var out bytes.Buffer
-	r, err := syncBatch(testContext(t), srv.Client(), sales, &out)
+	r, err := syncBatch(t.Context(), srv.Client(), sales, &out)
 	require.NoError(t, err)
 	require.NotEmpty(t, r.Rejected)
 	assert.True(t, strings.HasPrefix(r.Rejected[0], "POS-u-1: platform error 110003: "), r.Rejected[0])
@@ -109,7 +102,7 @@ func TestSyncBatchStopsWhenTheGatewayIsGone(t *testing.T) {
 	c := srv.Client(ump.WithRetry(ump.RetryPolicy{MaxAttempts: 1}))
 	srv.Close()
 	var out bytes.Buffer
-	r, err := syncBatch(testContext(t), c, todaysSales("v", []string{"13800000001"}, time.Now()), &out)
+	r, err := syncBatch(t.Context(), c, todaysSales("v", []string{"13800000001"}, time.Now()), &out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "stopped at POS-v-1: ")
 	assert.Empty(t, r.Synced)
@@ -119,7 +112,7 @@ func TestSyncBatchStopsWhenTheGatewayIsGone(t *testing.T) {
 // TestRun is `go run ./examples/pos-order-sync` with no settings.
 func TestRun(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run(testContext(t), func(string) string { return "" }, &stdout, &stderr)
+	code := run(t.Context(), func(string) string { return "" }, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	assert.Contains(t, stdout.String(), "synced 2, to reconcile 1 [POS-001-1], rejected 2\n")
 	assert.Contains(t, stdout.String(), "sandbox: the platform has POS-001-1 (order_id ")

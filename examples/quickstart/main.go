@@ -36,23 +36,18 @@ import (
 )
 
 func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	code := run(ctx, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
-	cancel()
-	os.Exit(code)
+	gateway.Main(2*time.Minute, func(ctx context.Context) int {
+		return run(ctx, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	})
 }
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, getenv func(string) string, stdin *os.File, stdout, stderr io.Writer) int {
-	gw, err := gateway.Open(getenv)
-	if err == nil {
-		defer gw.Close()
-		err = gw.RequirePhones()
+	gw, code := gateway.Setup("quickstart", getenv, stderr)
+	if gw == nil {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "quickstart:", err)
-		return 2
-	}
+	defer gw.Close()
 	fmt.Fprintf(stdout, "mode:     %s\n", gw.Mode)
 
 	j := journey{phone: "13800138000", project: "18756", run: "001", smsCode: sandboxCode(gw.Sandbox)}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,12 +15,6 @@ import (
 	"github.com/greedc/ump-go/umptest"
 )
 
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // TestJourney runs the journey against the test gateway and checks every
 // line it prints against what the gateway holds afterwards.
 func TestJourney(t *testing.T) {
@@ -29,7 +22,7 @@ func TestJourney(t *testing.T) {
 	defer srv.Close()
 	j := journey{phone: "13800138000", project: "18756", run: "t1", smsCode: sandboxCode(srv)}
 	var out bytes.Buffer
-	require.NoError(t, j.walk(testContext(t), srv.Client(), &out))
+	require.NoError(t, j.walk(t.Context(), srv.Client(), &out))
 
 	m, ok := srv.Member("13800138000")
 	require.True(t, ok, "the member is registered")
@@ -106,7 +99,7 @@ func TestJourneyNamesTheFailedStep(t *testing.T) {
 	j := journey{phone: "13800138000", project: "18756", run: "t2", smsCode: sandboxCode(srv)}
 	c := srv.Client()
 	var out bytes.Buffer
-	err := j.walk(testContext(t), c, &out)
+	err := j.walk(t.Context(), c, &out)
 	require.ErrorIs(t, err, ump.ErrSystemBusy)
 	assert.True(t, strings.HasPrefix(err.Error(), "create coupon template: "), err.Error())
 	assert.NotContains(t, out.String(), "coupons:")
@@ -115,7 +108,7 @@ func TestJourneyNamesTheFailedStep(t *testing.T) {
 	srv.ClearFaults()
 	j = journey{phone: "13900139000", project: "18756", run: "t3",
 		smsCode: func(context.Context, string) (string, error) { return "not-it", nil }}
-	err = j.walk(testContext(t), c, &out)
+	err = j.walk(t.Context(), c, &out)
 	require.ErrorIs(t, err, ump.ErrSMSCodeWrong)
 	assert.True(t, strings.HasPrefix(err.Error(), "check SMS code: "), err.Error())
 }
@@ -123,7 +116,7 @@ func TestJourneyNamesTheFailedStep(t *testing.T) {
 // TestRunInProcess is `go run ./examples/quickstart` with no settings.
 func TestRunInProcess(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run(testContext(t), func(string) string { return "" }, nil, &stdout, &stderr)
+	code := run(t.Context(), func(string) string { return "" }, nil, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	assert.True(t, strings.HasPrefix(lines[0], "mode:     in-process test gateway (umptest)"), lines[0])
@@ -148,7 +141,7 @@ func TestRunAgainstGatewayFromEnv(t *testing.T) {
 
 	for i, wantMember := range []string{"member:   registered 137****7000", "member:   137****7000 is registered already"} {
 		var stdout, stderr bytes.Buffer
-		code := run(testContext(t), getenv, nil, &stdout, &stderr)
+		code := run(t.Context(), getenv, nil, &stdout, &stderr)
 		require.Equal(t, 0, code, "run %d: %s", i+1, stderr.String())
 		out := stdout.String()
 		assert.Contains(t, out, "mode:     gateway "+srv.URL+", app qs-app, token file "+env["UMP_TOKEN_FILE"])
@@ -173,7 +166,7 @@ func TestRunWithSMSCodeFromEnv(t *testing.T) {
 		"UMP_PHONE": "13700137000", "UMP_TOKEN_FILE": filepath.Join(t.TempDir(), "tokens.json"), "UMP_SMS_CODE": "000000",
 	}
 	var stdout, stderr bytes.Buffer
-	code := run(testContext(t), func(k string) string { return env[k] }, nil, &stdout, &stderr)
+	code := run(t.Context(), func(k string) string { return env[k] }, nil, &stdout, &stderr)
 	require.Equal(t, 1, code)
 	assert.Contains(t, stderr.String(), "quickstart: failed: check SMS code: ")
 	assert.Contains(t, stderr.String(), "140005")
@@ -192,7 +185,7 @@ func TestRunRefusesIncompleteSettings(t *testing.T) {
 			"UMP_TOKEN_FILE": filepath.Join(t.TempDir(), "t.json")}, "set UMP_PHONE"},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run(testContext(t), func(k string) string { return tc.env[k] }, nil, &stdout, &stderr)
+		code := run(t.Context(), func(k string) string { return tc.env[k] }, nil, &stdout, &stderr)
 		assert.Equal(t, 2, code)
 		assert.Contains(t, stderr.String(), tc.want)
 		assert.Empty(t, stdout.String())

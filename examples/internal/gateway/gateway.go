@@ -10,11 +10,14 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/tokenstore/filestore"
@@ -112,4 +115,30 @@ func (g *Gateway) Close() {
 	if g.Sandbox != nil {
 		g.Sandbox.Close()
 	}
+}
+
+// Setup is how every example starts: it opens the gateway the environment
+// names and, for a real one, requires UMP_PHONE. On a bad setting it reports
+// to stderr under the example's name and returns a nil Gateway and exit
+// code 2; otherwise the caller closes the Gateway.
+func Setup(name string, getenv func(string) string, stderr io.Writer) (*Gateway, int) {
+	gw, err := Open(getenv)
+	if err == nil {
+		if err = gw.RequirePhones(); err != nil {
+			gw.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, name+":", err)
+		return nil, 2
+	}
+	return gw, 0
+}
+
+// Main runs an example under a deadline and exits with its code.
+func Main(timeout time.Duration, run func(ctx context.Context) int) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	code := run(ctx)
+	cancel()
+	os.Exit(code)
 }
