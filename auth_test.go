@@ -37,16 +37,10 @@ func spend(t *testing.T, st TokenStore, kind TokenCall, at time.Time, n int) {
 	}
 }
 
-// okRead answers the test read with success.
-func okRead(m *mockGW) { m.reply(epRead.method, `{"success":true,"data":{"code":1}}`) }
-
-func TestSingleFlightRefresh(t *testing.T) {
-	// The store holds an expired token: every one of 1,000 concurrent calls
-	// needs a renewal, and exactly one refresh may reach the platform.
-	store := storeWith(t, tokenAt(time.Now(), -time.Minute))
-	c, m := mockSetup(t, store)
-	okRead(m)
-	const n = 1000
+// readConcurrently makes n test reads at once and requires each to succeed
+// (checked on the test's goroutine).
+func readConcurrently(t *testing.T, c *Client, n int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for range n {
@@ -62,6 +56,19 @@ func TestSingleFlightRefresh(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// okRead answers the test read with success.
+func okRead(m *mockGW) { m.reply(epRead.method, `{"success":true,"data":{"code":1}}`) }
+
+func TestSingleFlightRefresh(t *testing.T) {
+	// The store holds an expired token: every one of 1,000 concurrent calls
+	// needs a renewal, and exactly one refresh may reach the platform.
+	store := storeWith(t, tokenAt(time.Now(), -time.Minute))
+	c, m := mockSetup(t, store)
+	okRead(m)
+	const n = 1000
+	readConcurrently(t, c, n)
 	require.Equal(t, 1, m.count(epRefresh.method), "exactly one refresh")
 	require.Equal(t, 0, m.count(epObtain.method))
 	require.Equal(t, n, m.count(epRead.method))
@@ -80,16 +87,7 @@ func TestSingleFlightRefresh(t *testing.T) {
 func TestColdStartObtainsOnce(t *testing.T) {
 	c, m := mockSetup(t, NewMemoryTokenStore())
 	okRead(m)
-	var wg sync.WaitGroup
-	for range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
-			require.NoError(t, err)
-		}()
-	}
-	wg.Wait()
+	readConcurrently(t, c, 200)
 	require.Equal(t, 1, m.count(epObtain.method))
 	require.Equal(t, 0, m.count(epRefresh.method))
 	st, err := c.Auth.Status(context.Background())
@@ -239,16 +237,7 @@ func TestTokenRejected(t *testing.T) {
 	t.Run("a burst of rejections refreshes once", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.route(epRead.method, reject401(testAccessToken, false))
-		var wg sync.WaitGroup
-		for range 100 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
-				require.NoError(t, err)
-			}()
-		}
-		wg.Wait()
+		readConcurrently(t, c, 100)
 		require.Equal(t, 1, m.count(epRefresh.method))
 	})
 	t.Run("a token already replaced causes no second refresh", func(t *testing.T) {
