@@ -251,7 +251,7 @@ func rawSign(t *testing.T, rawQuery string, body []byte, secret string) (sent, w
 }
 
 var (
-	epRead  = endpoint{method: "wk.test.read", idempotent: true}
+	epRead  = endpoint{method: "wk.test.read", retry: retrySafe}
 	epWrite = endpoint{method: "wk.test.write"}
 )
 
@@ -268,7 +268,7 @@ func TestRequestOnTheWire(t *testing.T) {
 	m.reply(epWrite.method, `{"success":true,"data":{"code":1,"name":"ok"}}`)
 
 	body := map[string]any{"name": "张三 <VIP> & co", "phone": "13800000000", "amount": 12.5}
-	_, _, err := call[echoOut](context.Background(), c, &epWrite, body)
+	_, _, err := call[echoOut](context.Background(), c, &epWrite, body, "")
 	require.NoError(t, err)
 
 	reqs := m.requests(epWrite.method)
@@ -297,7 +297,7 @@ func TestRequestOnTheWire(t *testing.T) {
 func TestTokenCallCarriesAppIDAndNoBody(t *testing.T) {
 	c, m := mockSetup(t, NewMemoryTokenStore())
 	m.reply(epRead.method, `{"success":true,"data":null}`)
-	_, _, err := call[*echoOut](context.Background(), c, &epRead, map[string]int{})
+	_, _, err := call[*echoOut](context.Background(), c, &epRead, map[string]int{}, "")
 	require.NoError(t, err)
 	obt := m.requests(epObtain.method)
 	require.Len(t, obt, 1)
@@ -323,7 +323,7 @@ func TestRetryRestampsEveryAttempt(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, `{"success":true,"data":{"code":"3733288246799497770","name":"券"}}`)
 	})
-	got, _, err := call[echoOut](context.Background(), c, &epRead, map[string]string{"coupon": "<x>&"})
+	got, _, err := call[echoOut](context.Background(), c, &epRead, map[string]string{"coupon": "<x>&"}, "")
 	require.NoError(t, err)
 	require.Equal(t, int64(3733288246799497770), int64(got.Code))
 
@@ -347,7 +347,7 @@ func TestRetryRestampsEveryAttempt(t *testing.T) {
 func TestBusyIsNotRepeatedForNonIdempotentCalls(t *testing.T) {
 	c, m := mockSetup(t, nil)
 	m.reply(epWrite.method, `{"success":false,"error_code":500,"error_message":"系统繁忙, 请稍后再试"}`)
-	_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{"a": "b"})
+	_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{"a": "b"}, "")
 	var apiErr *APIError
 	require.ErrorAs(t, err, &apiErr)
 	require.True(t, errors.Is(err, ErrSystemBusy))
@@ -359,7 +359,7 @@ func TestBusyIsNotRepeatedForNonIdempotentCalls(t *testing.T) {
 func TestBusyIsRepeatedForIdempotentCallsUpToMaxAttempts(t *testing.T) {
 	c, m := mockSetup(t, nil)
 	m.reply(epRead.method, `{"success":false,"error_code":500}`)
-	_, _, err := call[echoOut](context.Background(), c, &epRead, map[string]string{})
+	_, _, err := call[echoOut](context.Background(), c, &epRead, map[string]string{}, "")
 	require.True(t, errors.Is(err, ErrSystemBusy))
 	require.Equal(t, 3, m.count(epRead.method))
 }
@@ -367,7 +367,7 @@ func TestBusyIsRepeatedForIdempotentCallsUpToMaxAttempts(t *testing.T) {
 func TestRetryOffWithOneAttempt(t *testing.T) {
 	c, m := mockSetup(t, nil, WithRetry(RetryPolicy{MaxAttempts: 1}))
 	m.reply(epRead.method, `{"success":false,"error_code":500}`)
-	_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+	_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 	require.True(t, errors.Is(err, ErrSystemBusy))
 	require.Equal(t, 1, m.count(epRead.method))
 }
@@ -376,7 +376,7 @@ func TestDroppedConnection(t *testing.T) {
 	t.Run("non-idempotent: outcome unknown, one request", func(t *testing.T) {
 		c, g := setup(t)
 		g.handle(epWrite.method, hangUp(t))
-		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{"order_no": "A1"})
+		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{"order_no": "A1"}, "")
 		var unknown *OutcomeUnknownError
 		require.ErrorAs(t, err, &unknown)
 		require.True(t, errors.Is(err, ErrOutcomeUnknown))
@@ -396,7 +396,7 @@ func TestDroppedConnection(t *testing.T) {
 			}
 			_, _ = io.WriteString(w, `{"success":true,"data":{"code":7}}`)
 		})
-		got, _, err := call[echoOut](context.Background(), c, &epRead, map[string]string{})
+		got, _, err := call[echoOut](context.Background(), c, &epRead, map[string]string{}, "")
 		require.NoError(t, err)
 		require.Equal(t, wire.Int64(7), got.Code)
 		require.Len(t, g.calls(), 2)
@@ -423,7 +423,7 @@ func TestDialErrorsAreRepeatedForEveryCall(t *testing.T) {
 		WithRetry(RetryPolicy{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}))
 	require.NoError(t, err)
 
-	_, _, err = call[echoOut](context.Background(), c, &epWrite, map[string]string{})
+	_, _, err = call[echoOut](context.Background(), c, &epWrite, map[string]string{}, "")
 	require.Error(t, err)
 	require.False(t, errors.Is(err, ErrOutcomeUnknown), "a refused dial never reached the gateway: %v", err)
 	var terr *TransportError
@@ -445,7 +445,7 @@ func TestHTMLErrorPage(t *testing.T) {
 	t.Run("idempotent: repeated, then a ResponseError", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.route(epRead.method, bad)
-		_, _, err := call[echoOut](context.Background(), c, &epRead, map[string]string{})
+		_, _, err := call[echoOut](context.Background(), c, &epRead, map[string]string{}, "")
 		var rerr *ResponseError
 		require.ErrorAs(t, err, &rerr)
 		require.Equal(t, epRead.method, rerr.Method)
@@ -463,7 +463,7 @@ func TestHTMLErrorPage(t *testing.T) {
 	t.Run("non-idempotent: outcome unknown wrapping the ResponseError", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.route(epWrite.method, bad)
-		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{})
+		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{}, "")
 		require.True(t, errors.Is(err, ErrOutcomeUnknown))
 		var rerr *ResponseError
 		require.ErrorAs(t, err, &rerr)
@@ -475,7 +475,7 @@ func TestHTMLErrorPage(t *testing.T) {
 		m.route(epWrite.method, func(wireReq, int) (*http.Response, error) {
 			return httpmock.NewStringResponse(http.StatusNotFound, "<html>404</html>"), nil
 		})
-		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{})
+		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{}, "")
 		var rerr *ResponseError
 		require.ErrorAs(t, err, &rerr)
 		require.False(t, errors.Is(err, ErrOutcomeUnknown))
@@ -486,7 +486,7 @@ func TestHTMLErrorPage(t *testing.T) {
 func TestOversizedAnswer(t *testing.T) {
 	c, m := mockSetup(t, nil, WithMaxResponseBytes(2048))
 	m.reply(epRead.method, `{"success":true,"data":{"name":"`+strings.Repeat("x", 4096)+`"}}`)
-	_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+	_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 	var rerr *ResponseError
 	require.ErrorAs(t, err, &rerr)
 	require.Contains(t, err.Error(), "2048")
@@ -506,7 +506,7 @@ func TestContextDeadline(t *testing.T) {
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 			defer cancel()
-			_, _, err := call[echoOut](ctx, c, ep, map[string]string{"phone": "13800001234"})
+			_, _, err := call[echoOut](ctx, c, ep, map[string]string{"phone": "13800001234"}, "")
 			require.Error(t, err)
 			require.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
 			msg := err.Error()
@@ -514,7 +514,7 @@ func TestContextDeadline(t *testing.T) {
 				require.NotContains(t, msg, leak)
 			}
 			require.Len(t, g.calls(), 1, "the deadline also ends the retries")
-			if !ep.idempotent {
+			if !ep.retry.repeatsAmbiguous() {
 				require.True(t, errors.Is(err, ErrOutcomeUnknown), "the request was sent: %v", err)
 			}
 		})
@@ -547,7 +547,7 @@ func TestBackoffWaitEndsWithTheContext(t *testing.T) {
 	m.reply(epRead.method, `{"success":false,"error_code":500,"error_message":"系统繁忙"}`)
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := call[echoOut](ctx, c, &epRead, nil)
+		_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 		done <- err
 	}()
 	var err error
@@ -568,7 +568,7 @@ func TestCancelledContextSendsNothing(t *testing.T) {
 	m.reply(epWrite.method, `{"success":true}`)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, _, err := call[echoOut](ctx, c, &epWrite, map[string]string{})
+	_, _, err := call[echoOut](ctx, c, &epWrite, map[string]string{}, "")
 	require.True(t, errors.Is(err, context.Canceled), "%v", err)
 	require.False(t, errors.Is(err, ErrOutcomeUnknown), "nothing was sent: %v", err)
 	require.Equal(t, 0, m.total())
@@ -580,24 +580,24 @@ func TestAnswers(t *testing.T) {
 	t.Run("19-digit integer, numbers as strings, paging at the top level", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.reply(epRead.method, `{"success":"true","error_code":"200","data":[{"code":"3733288246799497770","name":12},{"code":3733288246799497771,"name":"b"}],"pageNo":"2","pageSize":"2","totalCount":"5"}`)
-		got, pg, err := call[[]echoOut](context.Background(), c, &epRead, map[string]any{"code": wire.Int64(3733288246799497770)})
+		got, pg, err := call[[]echoOut](context.Background(), c, &epRead, map[string]any{"code": wire.Int64(3733288246799497770)}, "")
 		require.NoError(t, err)
 		require.Equal(t, []echoOut{{Code: 3733288246799497770, Name: "12"}, {Code: 3733288246799497771, Name: "b"}}, got)
-		require.Equal(t, page{PageNo: 2, PageSize: 2, TotalCount: 5}, pg)
+		require.Equal(t, wire.Page{PageNo: 2, PageSize: 2, TotalCount: 5}, pg)
 		require.Equal(t, `{"code":3733288246799497770}`, string(m.requests(epRead.method)[0].Body), "sent as an exact number")
 	})
 	t.Run("data null", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.reply(epRead.method, `{"success":true,"error_code":200,"error_message":null,"data":null}`)
-		got, pg, err := call[*echoOut](context.Background(), c, &epRead, nil)
+		got, pg, err := call[*echoOut](context.Background(), c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Nil(t, got)
-		require.Equal(t, page{}, pg)
+		require.Equal(t, wire.Page{}, pg)
 	})
 	t.Run("success whose data does not decode", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.reply(epRead.method, `{"success":true,"data":{"code":"twelve"}}`)
-		_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 		var rerr *ResponseError
 		require.ErrorAs(t, err, &rerr)
 		require.Equal(t, 1, m.count(epRead.method), "a definite answer is not repeated")
@@ -605,7 +605,7 @@ func TestAnswers(t *testing.T) {
 	t.Run("error whose data has another shape", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.reply(epRead.method, `{"success":false,"error_code":1001,"error_message":"请求参数不合法","data":"phone"}`)
-		_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 		require.True(t, errors.Is(err, ErrInvalidParameters), "%v", err)
 	})
 }
@@ -631,7 +631,7 @@ func TestBlankAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, m := mockSetup(t, nil)
 			m.route(epBlank.method, func(wireReq, int) (*http.Response, error) { return jsonResponse(tc.status, tc.body), nil })
-			_, _, err := call[struct{}](context.Background(), c, &epBlank, map[string]string{})
+			_, _, err := call[struct{}](context.Background(), c, &epBlank, map[string]string{}, "")
 			if tc.ok {
 				require.NoError(t, err)
 			} else {
@@ -642,7 +642,7 @@ func TestBlankAnswers(t *testing.T) {
 	t.Run("other calls: {} is not success", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.reply(epWrite.method, `{}`)
-		_, _, err := call[struct{}](context.Background(), c, &epWrite, map[string]string{})
+		_, _, err := call[struct{}](context.Background(), c, &epWrite, map[string]string{}, "")
 		var apiErr *APIError
 		require.ErrorAs(t, err, &apiErr)
 	})
@@ -709,7 +709,7 @@ func TestWithHTTPClientLeavesCallersClientAlone(t *testing.T) {
 		WithTokenStore(storeWith(t, Token{AccessToken: testAccessToken, RefreshToken: testRefreshToken,
 			AccessExpiresAt: time.Now().Add(time.Hour), RefreshExpiresAt: time.Now().Add(time.Hour)})))
 	require.NoError(t, err)
-	_, _, err = call[echoOut](context.Background(), c, &epRead, nil)
+	_, _, err = call[echoOut](context.Background(), c, &epRead, nil, "")
 	require.NoError(t, err)
 	require.Equal(t, 42*time.Second, hc.Timeout, "WithTimeout applies to the SDK's copy only")
 	require.Same(t, tr, hc.Transport)
@@ -827,11 +827,11 @@ func TestNoGoroutineOutlivesACall(t *testing.T) {
 	ctx := context.Background()
 	c, m := mockSetup(t, storeWith(t, tokenAt(time.Now(), -time.Minute)))
 	m.sequence(epRead.method, answer200(`{"success":false,"error_code":500}`), answer200(`{"success":true,"data":{}}`))
-	_, _, err := call[echoOut](ctx, c, &epRead, nil)
+	_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 	require.NoError(t, err)
 	dctx, cancel := context.WithTimeout(ctx, time.Millisecond)
 	defer cancel()
 	<-dctx.Done()
-	_, _, err = call[echoOut](dctx, c, &epRead, nil)
+	_, _, err = call[echoOut](dctx, c, &epRead, nil, "")
 	require.Error(t, err)
 }

@@ -25,13 +25,13 @@ type CouponService service
 // The coupon calls. The document says GET for 5.4 and 5.5 but shows JSON
 // bodies; every call is a POST with a JSON body (NOTES.md #1).
 var (
-	epCouponTemplateAdd = endpoint{method: "wk.coupon.template.add"}
-	epCouponGive        = endpoint{method: "wk.coupon.give"}
+	epCouponTemplateAdd = endpoint{method: "wk.coupon.template.add", retry: retryNever}
+	epCouponGive        = endpoint{method: "wk.coupon.give", retry: retryNever}
 	// The gateway deduplicates a status sync: setting the same status again
 	// changes nothing, so it is safe to repeat.
-	epCouponSyncStatus = endpoint{method: "wk.coupon.sync.status", idempotent: true}
-	epCouponVerify     = endpoint{method: "wk.coupon.verification"}
-	epCouponUserList   = endpoint{method: "wk.coupon.user.list", idempotent: true}
+	epCouponSyncStatus = endpoint{method: "wk.coupon.sync.status", retry: retrySafe}
+	epCouponVerify     = endpoint{method: "wk.coupon.verification", retry: retryNever}
+	epCouponUserList   = endpoint{method: "wk.coupon.user.list", retry: retrySafe}
 )
 
 // CouponCategory is a coupon's kind (coupon_category).
@@ -304,7 +304,7 @@ func (s *CouponService) CreateTemplate(ctx context.Context, q *CouponTemplateReq
 		UseScope: q.UseScope, SuitStore: q.SuitStore, SuitItem: q.SuitItem,
 		Stores: couponRefList(q.Stores), Items: couponRefList(q.Items), Categories: couponRefList(q.Categories),
 	}
-	id, _, err := call[wire.Int64](ctx, s.client, &epCouponTemplateAdd, &body)
+	id, _, err := call[wire.Int64](ctx, s.client, &epCouponTemplateAdd, &body, "")
 	return int64(id), err
 }
 
@@ -416,7 +416,7 @@ func (s *CouponService) Give(ctx context.Context, q *GiveCouponsRequest) ([]Give
 		ReceiveStore:  q.ReceiveStore,
 		ThirdCouponID: q.ThirdCouponID,
 	}
-	data, _, err := call[[]givenCouponData](ctx, s.client, &epCouponGive, &body)
+	data, _, err := call[[]givenCouponData](ctx, s.client, &epCouponGive, &body, "")
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +465,7 @@ func (s *CouponService) SyncStatus(ctx context.Context, q *CouponStatusRequest) 
 		return "", err
 	}
 	body := couponStatusBody{ThirdCouponCode: q.ThirdCouponCode, OpenID: q.OpenID, Status: q.Status}
-	code, _, err := call[wire.String](ctx, s.client, &epCouponSyncStatus, &body)
+	code, _, err := call[wire.String](ctx, s.client, &epCouponSyncStatus, &body, "")
 	return string(code), err
 }
 
@@ -526,7 +526,7 @@ func (s *CouponService) Verify(ctx context.Context, q *VerifyCouponsRequest) err
 	}
 	// The data is null, or "void" by the table: whatever it is, success is
 	// success.
-	_, _, err := call[json.RawMessage](ctx, s.client, &epCouponVerify, &body)
+	_, _, err := call[json.RawMessage](ctx, s.client, &epCouponVerify, &body, "")
 	return err
 }
 

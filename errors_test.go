@@ -73,7 +73,7 @@ func TestAPIErrorFromTheGateway(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, m := mockSetup(t, nil)
 			m.reply(epRead.method, body)
-			_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+			_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr)
 			require.Equal(t, APIError{Method: epRead.method, HTTPStatus: 200, Code: 110003, Message: "会员未绑定"}, *apiErr)

@@ -20,11 +20,11 @@ type MemberService service
 // The member calls. Creation is not repeated once the request may have
 // reached the gateway: a second attempt could register the member twice.
 var (
-	epCreateMember = endpoint{method: "wk.user.info.add"}
-	epGetMember    = endpoint{method: "wk.user.info.query", idempotent: true}
-	epGenerateCode = endpoint{method: "wk.user.code.generate", idempotent: true}
-	epMemberByCode = endpoint{method: "wk.user.code.parsing", idempotent: true}
-	epListLevels   = endpoint{method: "wk.user.level.list", idempotent: true}
+	epCreateMember = endpoint{method: "wk.user.info.add", retry: retryNever}
+	epGetMember    = endpoint{method: "wk.user.info.query", retry: retrySafe}
+	epGenerateCode = endpoint{method: "wk.user.code.generate", retry: retrySafe}
+	epMemberByCode = endpoint{method: "wk.user.code.parsing", retry: retrySafe}
+	epListLevels   = endpoint{method: "wk.user.level.list", retry: retrySafe}
 )
 
 // levelPageSize is the document's default page_size of the level table (3.8).
@@ -172,7 +172,7 @@ func (s *MemberService) Create(ctx context.Context, r *CreateMemberRequest) (ope
 		IDCard: r.IDCard, Email: r.Email, CompanyName: r.CompanyName, Remark: r.Remark,
 		EmployeeID: r.EmployeeID, EmployeeName: r.EmployeeName,
 	}
-	id, _, err := call[wire.String](ctx, s.client, &epCreateMember, body)
+	id, _, err := call[wire.String](ctx, s.client, &epCreateMember, body, "")
 	if err != nil {
 		return "", err
 	}
@@ -227,7 +227,7 @@ func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) 
 	}
 	code, _, err := call[wire.String](ctx, s.client, &epGenerateCode, struct {
 		OpenID string `json:"open_id"`
-	}{openIDOrPhone})
+	}{openIDOrPhone}, "")
 	if err != nil {
 		return "", err
 	}
@@ -253,7 +253,7 @@ func (s *MemberService) GetByCode(ctx context.Context, code string) (*Member, er
 
 // member is the common path of the two calls that answer with a member.
 func (s *MemberService) member(ctx context.Context, ep *endpoint, body any) (*Member, error) {
-	w, _, err := call[*memberData](ctx, s.client, ep, body)
+	w, _, err := call[*memberData](ctx, s.client, ep, body, "")
 	if err != nil {
 		return nil, err
 	}

@@ -19,17 +19,12 @@ import (
 // back points.
 type OrderService service
 
-// Neither call is deduplicated by the gateway as far as the document says, so
-// neither is repeated once the request may have reached it.
+// Neither call is deduplicated by the gateway as far as the document says,
+// so neither is sent again once the request may have reached it; the
+// Resolve methods send one again on purpose (see endpoint.resending).
 var (
-	epConsumeOrder = endpoint{method: "wk.user.consume.order"}
-	epRefundOrder  = endpoint{method: "wk.user.refund.order"}
-	// The same calls as ResolveConsume and ResolveRefund send them: these
-	// count on the gateway refusing an order_no it has seen (150002), and
-	// where it does, a repeat cannot apply twice, so they are repeated like
-	// reads.
-	epConsumeOrderResolve = endpoint{method: "wk.user.consume.order", idempotent: true, keyedWrite: true}
-	epRefundOrderResolve  = endpoint{method: "wk.user.refund.order", idempotent: true, keyedWrite: true}
+	epConsumeOrder = endpoint{method: "wk.user.consume.order", retry: retryNever}
+	epRefundOrder  = endpoint{method: "wk.user.refund.order", retry: retryNever}
 )
 
 // OrderDetails are the fields a sale (section 4.1) and a return (4.2) share.
@@ -174,7 +169,15 @@ type Settlement struct {
 // ResolveConsume. A "system busy" answer is definite (nothing applied) and
 // is returned as an *APIError.
 func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
-	return s.consume(ctx, req, false)
+	body, err := req.wireBody()
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := call[orderData](ctx, s.client, &epConsumeOrder, body, "order_no="+body.OrderNo)
+	if err != nil {
+		return nil, err
+	}
+	return d.consumeResult(false), nil
 }
 
 // ResolveConsume settles a sale whose SyncConsume ended with an unknown
@@ -192,31 +195,43 @@ func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest
 // confirm it with the platform before relying on ResolveConsume, or settle
 // the order by other means (the platform's back office).
 func (s *OrderService) ResolveConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
-	return s.consume(ctx, req, true)
-}
-
-func (s *OrderService) consume(ctx context.Context, req *ConsumeOrderRequest, resolving bool) (*ConsumeOrderResult, error) {
-	if req == nil {
-		req = &ConsumeOrderRequest{}
-	}
-	v := checker{method: epConsumeOrder.method}
-	req.check(&v)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	d, applied, err := s.sync(ctx, &epConsumeOrder, &epConsumeOrderResolve, resolving, req.body(""), req.OrderNo)
+	body, err := req.wireBody()
 	if err != nil {
 		return nil, err
 	}
-	return &ConsumeOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), OrderID: int64(d.OrderID),
-		AlreadyApplied: applied}, nil
+	d, applied, err := s.resend(ctx, &epConsumeOrder, body)
+	if err != nil {
+		return nil, err
+	}
+	return d.consumeResult(applied), nil
+}
+
+// wireBody checks the sale and returns its body, or a *ValidationError.
+func (r *ConsumeOrderRequest) wireBody() (*orderBody, error) {
+	if r == nil {
+		r = &ConsumeOrderRequest{}
+	}
+	v := checker{method: epConsumeOrder.method}
+	r.check(&v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return r.body(""), nil
 }
 
 // SyncRefund reports a return. Like SyncConsume it is never repeated after
 // an ambiguous failure, which returns an *OutcomeUnknownError whose Key is
 // "order_no=<OrderNo>"; settle it with ResolveRefund.
 func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
-	return s.refund(ctx, req, false)
+	body, err := req.wireBody()
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := call[orderData](ctx, s.client, &epRefundOrder, body, "order_no="+body.OrderNo)
+	if err != nil {
+		return nil, err
+	}
+	return d.refundResult(false), nil
 }
 
 // ResolveRefund settles a return whose SyncRefund ended with an unknown
@@ -225,48 +240,47 @@ func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) 
 // (AlreadyApplied). The same caveat holds: the document does not promise
 // that the gateway refuses a repeated order_no.
 func (s *OrderService) ResolveRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
-	return s.refund(ctx, req, true)
-}
-
-func (s *OrderService) refund(ctx context.Context, req *RefundOrderRequest, resolving bool) (*RefundOrderResult, error) {
-	if req == nil {
-		req = &RefundOrderRequest{}
-	}
-	v := checker{method: epRefundOrder.method}
-	req.check(&v)
-	v.required("parent_order_no", req.ParentOrderNo)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	d, applied, err := s.sync(ctx, &epRefundOrder, &epRefundOrderResolve, resolving, req.body(req.ParentOrderNo), req.OrderNo)
+	body, err := req.wireBody()
 	if err != nil {
 		return nil, err
 	}
-	return &RefundOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), AlreadyApplied: applied}, nil
+	d, applied, err := s.resend(ctx, &epRefundOrder, body)
+	if err != nil {
+		return nil, err
+	}
+	return d.refundResult(applied), nil
 }
 
-// sync sends an order through ep, or, resolving an unknown outcome, through
-// resolveEp, where a duplicate answer means "applied before" and every
-// failure short of a definite answer leaves the outcome unknown.
-func (s *OrderService) sync(ctx context.Context, ep, resolveEp *endpoint, resolving bool, body *orderBody, orderNo string) (orderData, bool, error) {
-	key := "order_no=" + orderNo
-	if !resolving {
-		d, _, err := callKeyed[orderData](ctx, s.client, ep, body, key)
-		return d, false, err
+// wireBody checks the return and returns its body, or a *ValidationError.
+func (r *RefundOrderRequest) wireBody() (*orderBody, error) {
+	if r == nil {
+		r = &RefundOrderRequest{}
 	}
-	d, _, err := callKeyed[orderData](ctx, s.client, resolveEp, body, key)
+	v := checker{method: epRefundOrder.method}
+	r.check(&v)
+	v.required("parent_order_no", r.ParentOrderNo)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return r.body(r.ParentOrderNo), nil
+}
+
+// resend sends an order of unknown outcome again under its order_no, where
+// a duplicate answer (150002) means "applied before" (the bool) and every
+// failure short of a definite answer leaves the outcome unknown.
+func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody) (orderData, bool, error) {
+	key := "order_no=" + body.OrderNo
+	d, _, err := call[orderData](ctx, s.client, ep.resending(), body, key)
 	var apiErr *APIError
 	switch {
 	case err == nil:
 		return d, false, nil
 	case errors.Is(err, duplicateKey):
 		return orderData{}, true, nil
-	case errors.Is(err, ErrOutcomeUnknown):
-		return d, false, err
-	case errors.As(err, &apiErr):
-		return d, false, err // definite: this send was refused
+	case errors.Is(err, ErrOutcomeUnknown), errors.As(err, &apiErr):
+		return d, false, err // unknown still, or definite: this send was refused
 	}
-	return d, false, &OutcomeUnknownError{Method: resolveEp.method, Key: key, Err: err}
+	return d, false, &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
 }
 
 // check records the shared rules. Values are never repeated in the reasons:
@@ -359,6 +373,15 @@ type orderData struct {
 	StatementID wire.String `json:"statement_id"`
 	OrderScore  wire.Int64  `json:"order_score"`
 	OrderID     wire.Int64  `json:"order_id"`
+}
+
+func (d *orderData) consumeResult(applied bool) *ConsumeOrderResult {
+	return &ConsumeOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), OrderID: int64(d.OrderID),
+		AlreadyApplied: applied}
+}
+
+func (d *orderData) refundResult(applied bool) *RefundOrderResult {
+	return &RefundOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), AlreadyApplied: applied}
 }
 
 // MarshalJSON writes the document's field names, the price as a string of

@@ -22,7 +22,7 @@ func TestRejectionsANewTokenDoesNotCureSpendOneRefresh(t *testing.T) {
 		return jsonResponse(http.StatusUnauthorized, `{"success":false,"error_message":"unauthorized"}`), nil
 	})
 	for range 25 {
-		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{"order_no": "A1"})
+		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{"order_no": "A1"}, "")
 		require.ErrorIs(t, err, ErrTokenInvalid)
 	}
 	require.Equal(t, 1, m.count(epRefresh.method), "refreshes after 25 rejected calls")
@@ -50,7 +50,7 @@ func TestLostRefreshAnswerLeavesTheCallNotSent(t *testing.T) {
 	m.route(epRefresh.method, func(wireReq, int) (*http.Response, error) {
 		return nil, errors.New("connection reset by peer")
 	})
-	_, _, err := callKeyed[echoOut](context.Background(), c, &epWrite, map[string]string{"order_no": "A1"}, "order_no=A1")
+	_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{"order_no": "A1"}, "order_no=A1")
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrOutcomeUnknown)
 	require.Contains(t, err.Error(), "not sent, no access token")
@@ -64,7 +64,7 @@ func TestOversizedAnswerSampleShowsNoPartOfASecret(t *testing.T) {
 	g.handle(epRead.method, func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, strings.Repeat(" ", 500)+"echo:"+testAppSecret+strings.Repeat(" ", 2000))
 	})
-	_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+	_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 	var re *ResponseError
 	require.ErrorAs(t, err, &re)
 	require.NotContains(t, err.Error(), testAppSecret[:7])

@@ -23,11 +23,11 @@ type ScoreService service
 var (
 	// A change is deduplicated on change_id, so "system busy" is repeated;
 	// an ambiguous failure is resolved by Change (section 3.4).
-	epScoreChange = endpoint{method: "wk.user.event.score.change", busyRetry: true}
+	epScoreChange = endpoint{method: "wk.user.event.score.change", retry: retryBusyOnly}
 	// The gateway deduplicates rollbacks on change_id (section 3.4), so a
 	// repeat cannot reverse points twice.
-	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", idempotent: true, keyedWrite: true}
-	epScoreRecords  = endpoint{method: "wk.user.score.record", idempotent: true}
+	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", retry: retryKeyed}
+	epScoreRecords  = endpoint{method: "wk.user.score.record", retry: retrySafe}
 )
 
 // The answers that settle an unknown outcome, each set kept in this one
@@ -231,7 +231,8 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*Sc
 		return nil, err
 	}
 	r := *req
-	res, err := s.send(ctx, &r)
+	d, _, err := call[statementData](ctx, s.client, &epScoreChange, &r, "change_id="+r.ChangeID)
+	res, err := changeResult(&r, d, err)
 	if !errors.Is(err, ErrOutcomeUnknown) {
 		return res, err
 	}
@@ -279,10 +280,9 @@ func checkChange(req *ScoreChangeRequest) error {
 	return v.err()
 }
 
-// send sends the change once through the request path (which repeats it
-// only where that is safe) and reads a duplicate answer as "applied".
-func (s *ScoreService) send(ctx context.Context, r *ScoreChangeRequest) (*ScoreChangeResult, error) {
-	d, _, err := callKeyed[statementData](ctx, s.client, &epScoreChange, r, "change_id="+r.ChangeID)
+// changeResult reads the answer to a change sent under r's change_id: a
+// duplicate (150002) means an earlier send under that change_id applied.
+func changeResult(r *ScoreChangeRequest, d statementData, err error) (*ScoreChangeResult, error) {
 	switch {
 	case err == nil:
 		return &ScoreChangeResult{StatementID: string(d.StatementID), ChangeID: r.ChangeID}, nil
@@ -300,11 +300,17 @@ func (s *ScoreService) resolve(ctx context.Context, r ScoreChangeRequest, sends 
 		if sends <= 0 {
 			return nil, s.unresolved(ctx, r, cause)
 		}
-		if err := s.undo(ctx, &r); err != nil {
+		// Undo the change by its change_id alone (3.4). Nothing of it
+		// stands after a success, a duplicate (reversed before) or "no
+		// such change" (never applied).
+		undo := ScoreRollbackRequest{OpenID: r.OpenID, RollbackScore: r.Score, ChangeID: r.ChangeID}
+		_, _, err := call[statementData](ctx, s.client, &epScoreRollback, &undo, "")
+		if err != nil && !errors.Is(err, duplicateKey) && !errors.Is(err, noSuchChange) {
 			return nil, s.unresolved(ctx, r, err)
 		}
 		r.ChangeID = nextChangeID(r.ChangeID)
-		res, err := s.send(ctx, &r)
+		d, _, err := call[statementData](ctx, s.client, &epScoreChange, &r, "change_id="+r.ChangeID)
+		res, err := changeResult(&r, d, err)
 		sends--
 		var apiErr *APIError
 		switch {
@@ -325,17 +331,6 @@ func (s *ScoreService) resolve(ctx context.Context, r ScoreChangeRequest, sends 
 			return nil, s.unresolved(ctx, r, err)
 		}
 	}
-}
-
-// undo rolls back the change r names by its change_id alone (3.4). nil means
-// nothing of it stands: reversed now, reversed before, or never applied.
-func (s *ScoreService) undo(ctx context.Context, r *ScoreChangeRequest) error {
-	body := ScoreRollbackRequest{OpenID: r.OpenID, RollbackScore: r.Score, ChangeID: r.ChangeID}
-	_, _, err := call[statementData](ctx, s.client, &epScoreRollback, &body)
-	if err == nil || errors.Is(err, duplicateKey) || errors.Is(err, noSuchChange) {
-		return nil
-	}
-	return err
 }
 
 func (s *ScoreService) unresolved(ctx context.Context, r ScoreChangeRequest, cause error) error {
@@ -409,7 +404,7 @@ func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) 
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	d, _, err := call[statementData](ctx, s.client, &epScoreRollback, req)
+	d, _, err := call[statementData](ctx, s.client, &epScoreRollback, req, "")
 	if errors.Is(err, duplicateKey) {
 		return &ScoreRollbackResult{AlreadyApplied: true}, nil
 	}

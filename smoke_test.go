@@ -15,8 +15,8 @@ func TestSharedPathSignsAndDecodes(t *testing.T) {
 	type out struct {
 		N int64 `json:"n,string"`
 	}
-	ep := endpoint{method: "wk.test.echo", idempotent: true}
-	got, _, err := call[out](context.Background(), c, &ep, map[string]string{"q": "<&>"})
+	ep := endpoint{method: "wk.test.echo", retry: retrySafe}
+	got, _, err := call[out](context.Background(), c, &ep, map[string]string{"q": "<&>"}, "")
 	require.NoError(t, err)
 	require.Equal(t, int64(9007199254740993), got.N)
 	require.Equal(t, `{"q":"<&>"}`, string(g.calls()[0].Body), "body sent without HTML escaping")

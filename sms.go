@@ -14,8 +14,8 @@ type SMSService service
 // second send costs the member another message and the day's quota, and a
 // verification code may be spent by its first check.
 var (
-	epSMSSend   = endpoint{method: "wk.sms.verify.send", blankIsSuccess: true}
-	epSMSVerify = endpoint{method: "wk.sms.verify.judge", blankIsSuccess: true}
+	epSMSSend   = endpoint{method: "wk.sms.verify.send", retry: retryNever, blankIsSuccess: true}
+	epSMSVerify = endpoint{method: "wk.sms.verify.judge", retry: retryNever, blankIsSuccess: true}
 )
 
 type smsSendBody struct {
@@ -59,6 +59,6 @@ func (s *SMSService) VerifyCode(ctx context.Context, phone, code string) error {
 // send makes a call whose answer carries nothing but success or failure;
 // whatever data a success holds is ignored.
 func (s *SMSService) send(ctx context.Context, ep *endpoint, body any) error {
-	_, _, err := call[json.RawMessage](ctx, s.client, ep, body)
+	_, _, err := call[json.RawMessage](ctx, s.client, ep, body, "")
 	return err
 }
