@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"iter"
-	"strconv"
 	"strings"
 	"time"
 
@@ -242,24 +241,18 @@ type couponTemplateBody struct {
 	Categories     wire.JSONString[[]NamedRef] `json:"categories,omitzero"`
 }
 
-// CreateTemplate creates a coupon template (5.1, wk.coupon.template.add) and
-// returns the platform's id for it. It is not repeated after the request may
-// have reached the gateway: an ambiguous failure is an *OutcomeUnknownError.
-func (s *CouponService) CreateTemplate(ctx context.Context, q *CouponTemplateRequest) (templateID int64, err error) {
-	if q == nil {
-		q = &CouponTemplateRequest{}
-	}
-	v := checker{method: epCouponTemplateAdd.method}
+// check records missing fields, values out of their documented ranges and
+// the fields the validity kind requires.
+func (q *CouponTemplateRequest) check(v *checker) {
 	v.required("third_coupon_id", q.ThirdCouponID)
-	couponRange(&v, "coupon_category", int(q.Category), 0, 4)
+	v.between("coupon_category", int64(q.Category), int64(CouponOrderReduction), int64(CouponItemDiscount))
 	v.required("name", q.Name)
-	switch {
-	case q.Category.IsDiscount() && (q.DiscountFee < 1 || q.DiscountFee > 99):
-		v.add("discount_fee", "must be 1..99 for a discount coupon")
-	case q.DiscountFee <= 0:
-		v.add("discount_fee", "must be positive (fen)")
+	if q.Category.IsDiscount() {
+		v.between("discount_fee", q.DiscountFee, 1, 99)
+	} else {
+		v.positive("discount_fee", q.DiscountFee)
 	}
-	couponRange(&v, "coupon_type", int(q.Validity), 0, 1)
+	v.between("coupon_type", int64(q.Validity), int64(ValidDaysAfterReceipt), int64(ValidFixedPeriod))
 	v.required("rules", q.Rules)
 	switch q.Validity {
 	case ValidFixedPeriod:
@@ -273,25 +266,39 @@ func (s *CouponService) CreateTemplate(ctx context.Context, q *CouponTemplateReq
 		}
 	case ValidDaysAfterReceipt:
 		if q.FixedTerm <= 0 {
-			v.add("fixed_term", "must be positive when coupon_type is 0")
+			v.add("fixed_term", "required when coupon_type is 0")
 		}
 	}
-	couponNotNegative(&v, "fixed_term", int64(q.FixedTerm))
-	couponNotNegative(&v, "minimum_fee", q.MinimumFee)
-	couponNotNegative(&v, "quantity", int64(q.Quantity))
-	couponNotNegative(&v, "claim_number", int64(q.ClaimNumber))
-	couponRange(&v, "coupon_centre_status", int(q.CentreStatus), 0, 1)
+	v.notNegative("fixed_term", int64(q.FixedTerm))
+	v.notNegative("minimum_fee", q.MinimumFee)
+	v.notNegative("quantity", int64(q.Quantity))
+	v.notNegative("claim_number", int64(q.ClaimNumber))
+	v.between("coupon_centre_status", int64(q.CentreStatus), 0, int64(CouponCentreListed))
 	if q.MemberRestrict != nil {
-		couponRange(&v, "member_restrict_type", int(*q.MemberRestrict), 0, 2)
+		v.between("member_restrict_type", int64(*q.MemberRestrict), int64(MemberRestrictNewUsers), int64(MemberRestrictAll))
 	}
-	couponRange(&v, "receive_method", int(q.ReceiveMethod), 0, 1)
-	couponRange(&v, "use_scope_type", int(q.UseScope), 0, 1)
-	couponRange(&v, "suit_store_type", int(q.SuitStore), 0, 1)
-	couponRange(&v, "suit_item_type", int(q.SuitItem), 0, 2)
-	couponCheckRefs(&v, "stores", q.Stores)
-	couponCheckRefs(&v, "items", q.Items)
-	couponCheckRefs(&v, "categories", q.Categories)
-	if err := v.err(); err != nil {
+	v.between("receive_method", int64(q.ReceiveMethod), int64(ReceiveFree), int64(ReceiveByPoints))
+	v.between("use_scope_type", int64(q.UseScope), 0, int64(UseScopeIssuingBusiness))
+	v.between("suit_store_type", int64(q.SuitStore), int64(SuitAllStores), int64(SuitSomeStores))
+	v.between("suit_item_type", int64(q.SuitItem), int64(SuitAllItems), int64(SuitSomeCategories))
+	for _, list := range [...]struct {
+		field string
+		refs  []NamedRef
+	}{{"stores", q.Stores}, {"items", q.Items}, {"categories", q.Categories}} {
+		for i, r := range list.refs {
+			v.required(indexed(list.field, i)+".id", r.ID)
+		}
+	}
+}
+
+// CreateTemplate creates a coupon template (5.1, wk.coupon.template.add) and
+// returns the platform's id for it. It is not repeated after the request may
+// have reached the gateway: an ambiguous failure is an *OutcomeUnknownError.
+func (s *CouponService) CreateTemplate(ctx context.Context, q *CouponTemplateRequest) (templateID int64, err error) {
+	if q == nil {
+		q = &CouponTemplateRequest{}
+	}
+	if err := s.client.validate(&epCouponTemplateAdd, q); err != nil {
 		return 0, err
 	}
 	body := couponTemplateBody{
@@ -363,23 +370,13 @@ type givenCouponData struct {
 	OpenIDCamel wire.String `json:"openId"`
 }
 
-// Give gives coupons of a template to members (5.2, wk.coupon.give) and
-// returns the coupons the platform created, with its codes. It is not
-// repeated after the request may have reached the gateway: an ambiguous
-// failure is an *OutcomeUnknownError, and the caller reconciles (for
-// example with ListUserCoupons) before giving again.
-func (s *CouponService) Give(ctx context.Context, q *GiveCouponsRequest) ([]GivenCoupon, error) {
-	if q == nil {
-		q = &GiveCouponsRequest{}
-	}
-	v := checker{method: epCouponGive.method}
+// check records missing fields, bad grants and repeated coupon numbers.
+func (q *GiveCouponsRequest) check(v *checker) {
 	v.required("third_coupon_id", q.ThirdCouponID)
-	if len(q.CouponSet) == 0 {
-		v.add("coupon_set", "at least one coupon required")
-	}
+	v.nonEmpty("coupon_set", len(q.CouponSet))
 	seen := make(map[string]int, len(q.CouponSet))
 	for i, g := range q.CouponSet {
-		at := "coupon_set[" + strconv.Itoa(i) + "]."
+		at := indexed("coupon_set", i) + "."
 		v.required(at+"open_id", g.OpenIDOrPhone)
 		switch g.ParamsType {
 		case ParamsOpenID:
@@ -391,22 +388,29 @@ func (s *CouponService) Give(ctx context.Context, q *GiveCouponsRequest) ([]Give
 			v.add(at+"params_type", `must be "1" (open_id) or "2" (phone)`)
 		}
 		v.required(at+"coupon_number", g.CouponNumber)
-		if strings.Contains(g.CouponNumber, ",") {
-			v.add(at+"coupon_number", "must not contain a comma")
-		}
+		v.noComma(at+"coupon_number", g.CouponNumber)
 		if g.CouponNumber != "" {
 			if j, dup := seen[g.CouponNumber]; dup {
-				v.add(at+"coupon_number", "repeats coupon_set["+strconv.Itoa(j)+"]")
+				v.add(at+"coupon_number", "repeats "+indexed("coupon_set", j))
 			} else {
 				seen[g.CouponNumber] = i
 			}
 		}
 	}
-	if q.Number < 1 {
-		v.add("number", "must be at least 1")
+	v.positive("number", int64(q.Number))
+	v.notNegative("receive_store", q.ReceiveStore)
+}
+
+// Give gives coupons of a template to members (5.2, wk.coupon.give) and
+// returns the coupons the platform created, with its codes. It is not
+// repeated after the request may have reached the gateway: an ambiguous
+// failure is an *OutcomeUnknownError, and the caller reconciles (for
+// example with ListUserCoupons) before giving again.
+func (s *CouponService) Give(ctx context.Context, q *GiveCouponsRequest) ([]GivenCoupon, error) {
+	if q == nil {
+		q = &GiveCouponsRequest{}
 	}
-	couponNotNegative(&v, "receive_store", q.ReceiveStore)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epCouponGive, q); err != nil {
 		return nil, err
 	}
 	body := giveBody{
@@ -449,6 +453,12 @@ type couponStatusBody struct {
 	Status          CouponStatus `json:"status"`
 }
 
+func (q *CouponStatusRequest) check(v *checker) {
+	v.required("third_coupon_code", q.ThirdCouponCode)
+	v.required("open_id", q.OpenID)
+	v.between("status", int64(q.Status), int64(CouponInvalid), int64(CouponNotStarted))
+}
+
 // SyncStatus sets a coupon's status (5.3, wk.coupon.sync.status) and returns
 // the third-party coupon code the gateway answers with. Because setting the
 // same status twice changes nothing, a failed attempt is repeated under the
@@ -457,11 +467,7 @@ func (s *CouponService) SyncStatus(ctx context.Context, q *CouponStatusRequest) 
 	if q == nil {
 		q = &CouponStatusRequest{}
 	}
-	v := checker{method: epCouponSyncStatus.method}
-	v.required("third_coupon_code", q.ThirdCouponCode)
-	v.required("open_id", q.OpenID)
-	couponRange(&v, "status", int(q.Status), 0, 4)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epCouponSyncStatus, q); err != nil {
 		return "", err
 	}
 	body := couponStatusBody{ThirdCouponCode: q.ThirdCouponCode, OpenID: q.OpenID, Status: q.Status}
@@ -494,6 +500,17 @@ type verifyBody struct {
 	StoreID          int64       `json:"store_id,omitempty"`
 }
 
+func (q *VerifyCouponsRequest) check(v *checker) {
+	v.required("open_id", q.OpenID)
+	v.required("order_no", q.OrderNo)
+	v.nonEmpty("third_coupon_codes", len(q.ThirdCouponCodes))
+	for i, code := range q.ThirdCouponCodes {
+		v.required(indexed("third_coupon_codes", i), code)
+		v.noComma(indexed("third_coupon_codes", i), code)
+	}
+	v.notNegative("store_id", q.StoreID)
+}
+
 // Verify redeems coupons against an order (5.4, wk.coupon.verification).
 // It is not repeated after the request may have reached the gateway: an
 // ambiguous failure is an *OutcomeUnknownError.
@@ -501,21 +518,7 @@ func (s *CouponService) Verify(ctx context.Context, q *VerifyCouponsRequest) err
 	if q == nil {
 		q = &VerifyCouponsRequest{}
 	}
-	v := checker{method: epCouponVerify.method}
-	v.required("open_id", q.OpenID)
-	v.required("order_no", q.OrderNo)
-	if len(q.ThirdCouponCodes) == 0 {
-		v.add("third_coupon_codes", "at least one code required")
-	}
-	for i, code := range q.ThirdCouponCodes {
-		at := "third_coupon_codes[" + strconv.Itoa(i) + "]"
-		v.required(at, code)
-		if strings.Contains(code, ",") {
-			v.add(at, "must not contain a comma")
-		}
-	}
-	couponNotNegative(&v, "store_id", q.StoreID)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epCouponVerify, q); err != nil {
 		return err
 	}
 	body := verifyBody{
@@ -643,6 +646,12 @@ func (d *userCouponData) coupon() UserCoupon {
 	}
 }
 
+func (q *UserCouponsRequest) check(v *checker) {
+	v.required("open_id", q.OpenID)
+	v.between("status", int64(q.Status), 0, int64(CouponInUse)) // 0 lists all
+	v.page(q.PageRequest, "page_no", "page_size")
+}
+
 // ListUserCoupons returns one page of a member's coupons (5.5,
 // wk.coupon.user.list). It is a read, repeated under the client's
 // RetryPolicy.
@@ -650,15 +659,10 @@ func (s *CouponService) ListUserCoupons(ctx context.Context, q *UserCouponsReque
 	if q == nil {
 		q = &UserCouponsRequest{}
 	}
-	v := checker{method: epCouponUserList.method}
-	v.required("open_id", q.OpenID)
-	if q.Status != 0 {
-		couponRange(&v, "status", int(q.Status), 1, 3)
-	}
-	pr := v.pageParams(q.PageRequest, "page_no", "page_size", DefaultUserCouponPageSize)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epCouponUserList, q); err != nil {
 		return nil, err
 	}
+	pr := q.PageRequest.orDefault(DefaultUserCouponPageSize)
 	body := userCouponsBody{OpenID: q.OpenID, PageNo: pr.PageNo, PageSize: pr.PageSize, Status: q.Status}
 	return listPage(ctx, s.client, &epCouponUserList, &body, pr, (*userCouponData).coupon)
 }
@@ -713,25 +717,4 @@ func couponRefsFrom(d []namedRefData) []NamedRef {
 		out[i] = NamedRef{ID: string(r.ID), Name: string(r.Name)}
 	}
 	return out
-}
-
-// couponRange records field if n is outside lo..hi.
-func couponRange(v *checker, field string, n, lo, hi int) {
-	if n < lo || n > hi {
-		v.add(field, "must be "+strconv.Itoa(lo)+".."+strconv.Itoa(hi))
-	}
-}
-
-// couponNotNegative records field if n is negative.
-func couponNotNegative(v *checker, field string, n int64) {
-	if n < 0 {
-		v.add(field, "must not be negative")
-	}
-}
-
-// couponCheckRefs records entries of stores, items or categories without an id.
-func couponCheckRefs(v *checker, field string, refs []NamedRef) {
-	for i, r := range refs {
-		v.required(field+"["+strconv.Itoa(i)+"].id", r.ID)
-	}
 }

@@ -142,27 +142,7 @@ func (s *MemberService) Create(ctx context.Context, r *CreateMemberRequest) (ope
 	if r == nil {
 		r = &CreateMemberRequest{}
 	}
-	v := checker{method: epCreateMember.method}
-	v.required("project_id", r.ProjectID)
-	v.required("nickname", r.Nickname)
-	v.required("phone", r.Phone)
-	v.phone("phone", r.Phone)
-	if !r.Gender.valid() {
-		v.add("gender", "must be 0 (unknown), 1 (male) or 2 (female)")
-	}
-	if !r.Birthday.IsZero() && r.Birthday.Format(wire.DateLayout) > s.client.now().In(wire.Beijing).Format(wire.DateLayout) {
-		v.add("birthday", "must not be in the future")
-	}
-	if r.Email != "" && !isEmail(r.Email) {
-		v.add("email", "must be an email address")
-	}
-	if r.IDCard != "" && !isIDCard(r.IDCard) {
-		v.add("id_card", "must be 18 characters: 17 digits and a digit or X")
-	}
-	if r.EmployeeID < 0 {
-		v.add("employee_id", "must not be negative")
-	}
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epCreateMember, r); err != nil {
 		return "", err
 	}
 	body := createMemberBody{
@@ -184,12 +164,39 @@ func (s *MemberService) Create(ctx context.Context, r *CreateMemberRequest) (ope
 	return string(id), nil
 }
 
+// check records missing fields and values the platform would refuse.
+func (r *CreateMemberRequest) check(v *checker) {
+	v.required("project_id", r.ProjectID)
+	v.required("nickname", r.Nickname)
+	v.required("phone", r.Phone)
+	v.phone("phone", r.Phone)
+	v.between("gender", int64(r.Gender), int64(GenderUnknown), int64(GenderFemale))
+	v.notFuture("birthday", r.Birthday)
+	if r.Email != "" && !isEmail(r.Email) {
+		v.add("email", "must be an email address")
+	}
+	if r.IDCard != "" && !isIDCard(r.IDCard) {
+		v.add("id_card", "must be 18 characters: 17 digits and a digit or X")
+	}
+	v.notNegative("employee_id", r.EmployeeID)
+}
+
 // MemberQuery names the member to look up (3.2): exactly one of OpenID and
 // Phone. Setting both is rejected rather than silently preferring one, since
 // they could name two different members.
 type MemberQuery struct {
 	OpenID string
 	Phone  string
+}
+
+// check requires exactly one of OpenID and Phone.
+func (q *MemberQuery) check(v *checker) {
+	v.openIDOrPhone(q.OpenID, q.Phone)
+	if q.OpenID != "" && q.Phone != "" {
+		v.add("open_id", "set only one of open_id and phone")
+		v.add("phone", "set only one of open_id and phone")
+	}
+	v.phone("phone", q.Phone)
 }
 
 type memberQueryBody struct {
@@ -200,17 +207,7 @@ type memberQueryBody struct {
 // Get looks a member up by open_id or by phone number (3.2). A phone number
 // without a member fails with the platform's code, such as ErrMemberNotBound.
 func (s *MemberService) Get(ctx context.Context, q MemberQuery) (*Member, error) {
-	v := checker{method: epGetMember.method}
-	switch {
-	case q.OpenID == "" && q.Phone == "":
-		v.add("open_id", "one of open_id and phone is required")
-		v.add("phone", "one of open_id and phone is required")
-	case q.OpenID != "" && q.Phone != "":
-		v.add("open_id", "set only one of open_id and phone")
-		v.add("phone", "set only one of open_id and phone")
-	}
-	v.phone("phone", q.Phone)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epGetMember, &q); err != nil {
 		return nil, err
 	}
 	return s.member(ctx, &epGetMember, memberQueryBody(q))
@@ -220,14 +217,11 @@ func (s *MemberService) Get(ctx context.Context, q MemberQuery) (*Member, error)
 // till, for the member with the given open_id or phone number. The code
 // stays a string: it is 20 digits with a leading zero.
 func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) (string, error) {
-	v := checker{method: epGenerateCode.method}
-	v.required("open_id", openIDOrPhone)
-	if err := v.err(); err != nil {
+	body := openIDBody{OpenID: openIDOrPhone}
+	if err := s.client.validate(&epGenerateCode, &body); err != nil {
 		return "", err
 	}
-	code, _, err := call[wire.String](ctx, s.client, &epGenerateCode, struct {
-		OpenID string `json:"open_id"`
-	}{openIDOrPhone}, "")
+	code, _, err := call[wire.String](ctx, s.client, &epGenerateCode, &body, "")
 	if err != nil {
 		return "", err
 	}
@@ -237,18 +231,29 @@ func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) 
 	return string(code), nil
 }
 
+// openIDBody is 3.6's body: the member's open_id or phone number.
+type openIDBody struct {
+	OpenID string `json:"open_id"`
+}
+
+func (b *openIDBody) check(v *checker) { v.required("open_id", b.OpenID) }
+
+// memberCodeBody is 3.7's body.
+type memberCodeBody struct {
+	Code string `json:"code"`
+}
+
+func (b *memberCodeBody) check(v *checker) { v.required("code", b.Code) }
+
 // GetByCode looks a member up by a member code from GenerateCode (3.7). An
 // expired code fails with the platform's code (ErrMemberCodeExpired, or the
 // 110001 section 3.7 documents for it: see APIError.Message).
 func (s *MemberService) GetByCode(ctx context.Context, code string) (*Member, error) {
-	v := checker{method: epMemberByCode.method}
-	v.required("code", code)
-	if err := v.err(); err != nil {
+	body := memberCodeBody{Code: code}
+	if err := s.client.validate(&epMemberByCode, &body); err != nil {
 		return nil, err
 	}
-	return s.member(ctx, &epMemberByCode, struct {
-		Code string `json:"code"`
-	}{code})
+	return s.member(ctx, &epMemberByCode, &body)
 }
 
 // member is the common path of the two calls that answer with a member.
@@ -416,15 +421,16 @@ type levelPageBody struct {
 	PageSize int `json:"page_size"`
 }
 
+func (b *levelPageBody) check(v *checker) { v.page(PageRequest(*b), "page_no", "page_size") }
+
 // ListLevels returns one page of the member level table (3.8). A zero PageNo
 // asks for page 1, a zero PageSize for the document's default of 10; a
 // PageSize above MaxPageSize is rejected.
 func (s *MemberService) ListLevels(ctx context.Context, req PageRequest) (*LevelPage, error) {
-	v := checker{method: epListLevels.method}
-	req = v.pageParams(req, "page_no", "page_size", levelPageSize)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epListLevels, (*levelPageBody)(&req)); err != nil {
 		return nil, err
 	}
+	req = req.orDefault(levelPageSize)
 	return listPage(ctx, s.client, &epListLevels, levelPageBody(req), req, func(d *levelData) Level {
 		return Level{ID: int64(d.ID), Number: int64(d.LevelNumber), Name: string(d.LevelName)}
 	})

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/greedc/ump-go/internal/redact"
@@ -169,7 +168,7 @@ type Settlement struct {
 // ResolveConsume. A "system busy" answer is definite (nothing applied) and
 // is returned as an *APIError.
 func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
-	body, err := req.wireBody()
+	body, err := s.consumeBody(req)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +194,7 @@ func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest
 // confirm it with the platform before relying on ResolveConsume, or settle
 // the order by other means (the platform's back office).
 func (s *OrderService) ResolveConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
-	body, err := req.wireBody()
+	body, err := s.consumeBody(req)
 	if err != nil {
 		return nil, err
 	}
@@ -206,24 +205,22 @@ func (s *OrderService) ResolveConsume(ctx context.Context, req *ConsumeOrderRequ
 	return d.consumeResult(applied), nil
 }
 
-// wireBody checks the sale and returns its body, or a *ValidationError.
-func (r *ConsumeOrderRequest) wireBody() (*orderBody, error) {
-	if r == nil {
-		r = &ConsumeOrderRequest{}
+// consumeBody checks the sale and returns its body, or a *ValidationError.
+func (s *OrderService) consumeBody(req *ConsumeOrderRequest) (*orderBody, error) {
+	if req == nil {
+		req = &ConsumeOrderRequest{}
 	}
-	v := checker{method: epConsumeOrder.method}
-	r.check(&v)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epConsumeOrder, req); err != nil {
 		return nil, err
 	}
-	return r.body(""), nil
+	return req.body(""), nil
 }
 
 // SyncRefund reports a return. Like SyncConsume it is never repeated after
 // an ambiguous failure, which returns an *OutcomeUnknownError whose Key is
 // "order_no=<OrderNo>"; settle it with ResolveRefund.
 func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
-	body, err := req.wireBody()
+	body, err := s.refundBody(req)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +237,7 @@ func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) 
 // (AlreadyApplied). The same caveat holds: the document does not promise
 // that the gateway refuses a repeated order_no.
 func (s *OrderService) ResolveRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
-	body, err := req.wireBody()
+	body, err := s.refundBody(req)
 	if err != nil {
 		return nil, err
 	}
@@ -251,18 +248,15 @@ func (s *OrderService) ResolveRefund(ctx context.Context, req *RefundOrderReques
 	return d.refundResult(applied), nil
 }
 
-// wireBody checks the return and returns its body, or a *ValidationError.
-func (r *RefundOrderRequest) wireBody() (*orderBody, error) {
-	if r == nil {
-		r = &RefundOrderRequest{}
+// refundBody checks the return and returns its body, or a *ValidationError.
+func (s *OrderService) refundBody(req *RefundOrderRequest) (*orderBody, error) {
+	if req == nil {
+		req = &RefundOrderRequest{}
 	}
-	v := checker{method: epRefundOrder.method}
-	r.check(&v)
-	v.required("parent_order_no", r.ParentOrderNo)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epRefundOrder, req); err != nil {
 		return nil, err
 	}
-	return r.body(r.ParentOrderNo), nil
+	return req.body(req.ParentOrderNo), nil
 }
 
 // resend sends an order of unknown outcome again under its order_no, where
@@ -283,30 +277,24 @@ func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody
 	return d, false, &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
 }
 
-// check records the shared rules. Values are never repeated in the reasons:
-// they may be a phone or an identity number.
+// check records the rules a sale and a return share.
 func (o *OrderDetails) check(v *checker) {
-	if strings.TrimSpace(o.OpenID) == "" && strings.TrimSpace(o.Phone) == "" {
-		v.add("open_id", "required when phone is empty")
-		v.add("phone", "required when open_id is empty")
-	}
+	v.openIDOrPhone(o.OpenID, o.Phone)
 	v.phone("phone", o.Phone)
 	if o.ConsumeDate.IsZero() {
 		v.add("consume_date", "required")
 	}
-	if o.OrderAmount < 0 {
-		v.add("order_amount", "must not be negative")
-	}
+	v.notNegative("order_amount", int64(o.OrderAmount))
 	v.required("order_no", o.OrderNo)
-	if o.OrderScore < 0 {
-		v.add("order_score", "must not be negative")
-	}
-	if o.StoreID < 0 {
-		v.add("store_id", "must not be negative")
-	}
-	if o.ShopID < 0 {
-		v.add("shop_id", "must not be negative")
-	}
+	v.notNegative("order_score", o.OrderScore)
+	v.notNegative("store_id", o.StoreID)
+	v.notNegative("shop_id", o.ShopID)
+}
+
+// check records the shared rules and the parent order.
+func (r *RefundOrderRequest) check(v *checker) {
+	r.OrderDetails.check(v)
+	v.required("parent_order_no", r.ParentOrderNo)
 }
 
 // orderBody is the wire form of 4.1 and 4.2: snake_case as every table says

@@ -3,7 +3,6 @@ package ump
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"iter"
 )
 
@@ -28,17 +27,10 @@ type Page[T any] struct {
 	TotalCount int
 }
 
-// pageParams checks req against the bounds every paged call shares and fills
-// in the call's default size. noField and sizeField are the call's own wire
-// names (3.5 spells them pageNo/pageSize, 3.8 and 5.5 page_no/page_size).
-func (v *checker) pageParams(req PageRequest, noField, sizeField string, defaultSize int) PageRequest {
-	if req.PageNo < 0 {
-		v.add(noField, "must be 1 or more (0 for the first page)")
-	}
-	if req.PageSize < 0 || req.PageSize > MaxPageSize {
-		v.add(sizeField, fmt.Sprintf("must be 1 to %d (0 for the default of %d)", MaxPageSize, defaultSize))
-	}
-	return PageRequest{PageNo: max(req.PageNo, 1), PageSize: cmp.Or(req.PageSize, defaultSize)}
+// orDefault returns r with page 1 for a zero PageNo and size for a zero
+// PageSize.
+func (r PageRequest) orDefault(size int) PageRequest {
+	return PageRequest{PageNo: max(r.PageNo, 1), PageSize: cmp.Or(r.PageSize, size)}
 }
 
 // listPage is the shared path of every paged call: it sends body, decodes a

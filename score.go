@@ -227,7 +227,10 @@ const defaultScorePageSize = 10
 // that window small; only a reconciliation against the member's score
 // records (Records) can detect it afterwards.
 func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
-	if err := checkChange(req); err != nil {
+	if req == nil {
+		req = &ScoreChangeRequest{}
+	}
+	if err := s.client.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
 	r := *req
@@ -255,29 +258,24 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*Sc
 // stood is rolled back and applied again under a new change_id, so the
 // member's records show the pair.)
 func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
-	if err := checkChange(req); err != nil {
+	if req == nil {
+		req = &ScoreChangeRequest{}
+	}
+	if err := s.client.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
 	return s.resolve(ctx, *req, s.client.retry.MaxAttempts, nil)
 }
 
-func checkChange(req *ScoreChangeRequest) error {
-	if req == nil {
-		req = &ScoreChangeRequest{}
-	}
-	v := checker{method: epScoreChange.method}
-	v.required("open_id", req.OpenID)
-	if req.Score <= 0 {
-		v.add("score", "must be above zero")
-	}
-	v.required("out_biz_no", req.OutBizNo)
-	if req.OrderAmount < 0 {
-		v.add("order_amount", "must not be negative")
-	}
-	v.required("change_reason", req.ChangeReason)
-	v.required("change_event", string(req.ChangeEvent))
-	v.required("change_id", req.ChangeID)
-	return v.err()
+// check requires every field, as the table does.
+func (r *ScoreChangeRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.positive("score", r.Score)
+	v.required("out_biz_no", r.OutBizNo)
+	v.notNegative("order_amount", int64(r.OrderAmount))
+	v.required("change_reason", r.ChangeReason)
+	v.required("change_event", string(r.ChangeEvent))
+	v.required("change_id", r.ChangeID)
 }
 
 // changeResult reads the answer to a change sent under r's change_id: a
@@ -395,13 +393,7 @@ func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) 
 	if req == nil {
 		req = &ScoreRollbackRequest{}
 	}
-	v := checker{method: epScoreRollback.method}
-	v.required("open_id", req.OpenID)
-	if req.RollbackScore <= 0 {
-		v.add("rollback_score", "must be above zero")
-	}
-	v.required("change_id", req.ChangeID)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epScoreRollback, req); err != nil {
 		return nil, err
 	}
 	d, _, err := call[statementData](ctx, s.client, &epScoreRollback, req, "")
@@ -414,21 +406,28 @@ func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) 
 	return &ScoreRollbackResult{StatementID: string(d.StatementID)}, nil
 }
 
+func (r *ScoreRollbackRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.positive("rollback_score", r.RollbackScore)
+	v.required("change_id", r.ChangeID)
+}
+
+func (r *ScoreRecordsRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.between("score_type", int64(r.ScoreType), int64(ScoreAll), int64(ScoreExpense))
+	v.page(r.PageRequest, "pageNo", "pageSize")
+}
+
 // Records returns one page of a member's score records, with the paging
 // fields of the answer.
 func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*ScoreRecordPage, error) {
 	if req == nil {
 		req = &ScoreRecordsRequest{}
 	}
-	v := checker{method: epScoreRecords.method}
-	v.required("open_id", req.OpenID)
-	if req.ScoreType < ScoreAll || req.ScoreType > ScoreExpense {
-		v.add("score_type", "must be 0 (all), 1 (income) or 2 (expense)")
-	}
-	pr := v.pageParams(req.PageRequest, "pageNo", "pageSize", defaultScorePageSize)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epScoreRecords, req); err != nil {
 		return nil, err
 	}
+	pr := req.PageRequest.orDefault(defaultScorePageSize)
 	body := scoreRecordsBody{OpenID: req.OpenID, ScoreType: req.ScoreType, PageSize: pr.PageSize, PageNo: pr.PageNo}
 	return listPage(ctx, s.client, &epScoreRecords, body, pr, func(r *scoreRecordData) ScoreRecord {
 		return ScoreRecord{

@@ -27,38 +27,40 @@ type smsVerifyBody struct {
 	VerifyCode string `json:"verify_code"`
 }
 
+func (b *smsSendBody) check(v *checker) {
+	v.required("target", b.Target)
+	v.phone("target", b.Target)
+}
+
+func (b *smsVerifyBody) check(v *checker) {
+	v.required("phone", b.Phone)
+	v.phone("phone", b.Phone)
+	v.required("verify_code", b.VerifyCode)
+}
+
 // SendCode sends a verification code by SMS to phone, a mainland mobile
 // number (6.1). The platform's limits surface as errors matching
 // ErrSMSDailyLimit, ErrSMSInvalidPhone or ErrSMSSendFailed. If no definite
 // answer came back the error matches ErrOutcomeUnknown: the message may have
 // gone out.
 func (s *SMSService) SendCode(ctx context.Context, phone string) error {
-	v := checker{method: epSMSSend.method}
-	v.required("target", phone)
-	v.phone("target", phone)
-	if err := v.err(); err != nil {
+	body := smsSendBody{Target: phone}
+	if err := s.client.validate(&epSMSSend, &body); err != nil {
 		return err
 	}
-	return s.send(ctx, &epSMSSend, smsSendBody{Target: phone})
+	_, _, err := call[json.RawMessage](ctx, s.client, &epSMSSend, &body, "")
+	return err
 }
 
 // VerifyCode checks the code the member received for phone (6.2). nil means
 // the code is right; a wrong code fails with an error matching
 // ErrSMSCodeWrong.
 func (s *SMSService) VerifyCode(ctx context.Context, phone, code string) error {
-	v := checker{method: epSMSVerify.method}
-	v.required("phone", phone)
-	v.phone("phone", phone)
-	v.required("verify_code", code)
-	if err := v.err(); err != nil {
+	body := smsVerifyBody{Phone: phone, VerifyCode: code}
+	if err := s.client.validate(&epSMSVerify, &body); err != nil {
 		return err
 	}
-	return s.send(ctx, &epSMSVerify, smsVerifyBody{Phone: phone, VerifyCode: code})
-}
-
-// send makes a call whose answer carries nothing but success or failure;
-// whatever data a success holds is ignored.
-func (s *SMSService) send(ctx context.Context, ep *endpoint, body any) error {
-	_, _, err := call[json.RawMessage](ctx, s.client, ep, body, "")
+	// Whatever data a success holds is ignored.
+	_, _, err := call[json.RawMessage](ctx, s.client, &epSMSVerify, &body, "")
 	return err
 }
