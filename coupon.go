@@ -83,7 +83,7 @@ const (
 	CouponNotStarted CouponStatus = 4 // 未开始: not yet valid
 )
 
-// ParamsType says what a grant's OpenIDOrPhone holds (params_type of
+// ParamsType says what a grant's OpenID holds (params_type of
 // coupon_set, sent as the strings "1" and "2").
 type ParamsType string
 
@@ -243,73 +243,74 @@ type couponTemplateBody struct {
 
 // check records missing fields, values out of their documented ranges and
 // the fields the validity kind requires.
-func (q *CouponTemplateRequest) check(v *checker) {
-	v.required("third_coupon_id", q.ThirdCouponID)
-	v.between("coupon_category", int64(q.Category), int64(CouponOrderReduction), int64(CouponItemDiscount))
-	v.required("name", q.Name)
-	if q.Category.IsDiscount() {
-		v.between("discount_fee", q.DiscountFee, 1, 99)
+func (r *CouponTemplateRequest) check(v *checker) {
+	v.required("third_coupon_id", r.ThirdCouponID)
+	v.between("coupon_category", int64(r.Category), int64(CouponOrderReduction), int64(CouponItemDiscount))
+	v.required("name", r.Name)
+	if r.Category.IsDiscount() {
+		v.between("discount_fee", r.DiscountFee, 1, 99)
 	} else {
-		v.positive("discount_fee", q.DiscountFee)
+		v.positive("discount_fee", r.DiscountFee)
 	}
-	v.between("coupon_type", int64(q.Validity), int64(ValidDaysAfterReceipt), int64(ValidFixedPeriod))
-	v.required("rules", q.Rules)
-	switch q.Validity {
+	v.between("coupon_type", int64(r.Validity), int64(ValidDaysAfterReceipt), int64(ValidFixedPeriod))
+	v.required("rules", r.Rules)
+	switch r.Validity {
 	case ValidFixedPeriod:
-		if q.BeginTime.IsZero() {
+		if r.BeginTime.IsZero() {
 			v.add("begin_time", "required when coupon_type is 1")
 		}
-		if q.EndTime.IsZero() {
+		if r.EndTime.IsZero() {
 			v.add("end_time", "required when coupon_type is 1")
-		} else if !q.BeginTime.IsZero() && !q.EndTime.After(q.BeginTime) {
+		} else if !r.BeginTime.IsZero() && !r.EndTime.After(r.BeginTime) {
 			v.add("end_time", "must be after begin_time")
 		}
 	case ValidDaysAfterReceipt:
-		if q.FixedTerm <= 0 {
+		if r.FixedTerm <= 0 {
 			v.add("fixed_term", "required when coupon_type is 0")
 		}
 	}
-	v.notNegative("fixed_term", int64(q.FixedTerm))
-	v.notNegative("minimum_fee", q.MinimumFee)
-	v.notNegative("quantity", int64(q.Quantity))
-	v.notNegative("claim_number", int64(q.ClaimNumber))
-	v.between("coupon_centre_status", int64(q.CentreStatus), 0, int64(CouponCentreListed))
-	if q.MemberRestrict != nil {
-		v.between("member_restrict_type", int64(*q.MemberRestrict), int64(MemberRestrictNewUsers), int64(MemberRestrictAll))
+	v.notNegative("fixed_term", int64(r.FixedTerm))
+	v.notNegative("minimum_fee", r.MinimumFee)
+	v.notNegative("quantity", int64(r.Quantity))
+	v.notNegative("claim_number", int64(r.ClaimNumber))
+	v.between("coupon_centre_status", int64(r.CentreStatus), 0, int64(CouponCentreListed))
+	if r.MemberRestrict != nil {
+		v.between("member_restrict_type", int64(*r.MemberRestrict), int64(MemberRestrictNewUsers), int64(MemberRestrictAll))
 	}
-	v.between("receive_method", int64(q.ReceiveMethod), int64(ReceiveFree), int64(ReceiveByPoints))
-	v.between("use_scope_type", int64(q.UseScope), 0, int64(UseScopeIssuingBusiness))
-	v.between("suit_store_type", int64(q.SuitStore), int64(SuitAllStores), int64(SuitSomeStores))
-	v.between("suit_item_type", int64(q.SuitItem), int64(SuitAllItems), int64(SuitSomeCategories))
+	v.between("receive_method", int64(r.ReceiveMethod), int64(ReceiveFree), int64(ReceiveByPoints))
+	v.between("use_scope_type", int64(r.UseScope), 0, int64(UseScopeIssuingBusiness))
+	v.between("suit_store_type", int64(r.SuitStore), int64(SuitAllStores), int64(SuitSomeStores))
+	v.between("suit_item_type", int64(r.SuitItem), int64(SuitAllItems), int64(SuitSomeCategories))
 	for _, list := range [...]struct {
 		field string
 		refs  []NamedRef
-	}{{"stores", q.Stores}, {"items", q.Items}, {"categories", q.Categories}} {
+	}{{"stores", r.Stores}, {"items", r.Items}, {"categories", r.Categories}} {
 		for i, r := range list.refs {
 			v.required(indexed(list.field, i)+".id", r.ID)
 		}
 	}
 }
 
-// CreateTemplate creates a coupon template (5.1, wk.coupon.template.add) and
-// returns the platform's id for it. It is not repeated after the request may
+// CreateTemplate creates a coupon template (5.1) and returns the platform's
+// id for it. A ThirdCouponID already used fails with an error matching
+// ErrAlreadyExists (150002). It is never sent again once the request may
 // have reached the gateway: an ambiguous failure is an *OutcomeUnknownError.
-func (s *CouponService) CreateTemplate(ctx context.Context, q *CouponTemplateRequest) (templateID int64, err error) {
-	if q == nil {
-		q = &CouponTemplateRequest{}
+func (s *CouponService) CreateTemplate(ctx context.Context, req *CouponTemplateRequest) (templateID int64, err error) {
+	if req == nil {
+		req = &CouponTemplateRequest{}
 	}
-	if err := s.client.validate(&epCouponTemplateAdd, q); err != nil {
+	if err := s.client.validate(&epCouponTemplateAdd, req); err != nil {
 		return 0, err
 	}
 	body := couponTemplateBody{
-		ThirdCouponID: q.ThirdCouponID, CouponCategory: q.Category, Name: q.Name,
-		DiscountFee: q.DiscountFee, CouponType: q.Validity, Rules: q.Rules,
-		BeginTime: couponMillis(q.BeginTime), EndTime: couponMillis(q.EndTime),
-		FixedTerm: q.FixedTerm, MinimumFee: q.MinimumFee, Quantity: q.Quantity,
-		ClaimNumber: q.ClaimNumber, CentreStatus: q.CentreStatus,
-		MemberRestrict: q.MemberRestrict, ReceiveMethod: q.ReceiveMethod,
-		UseScope: q.UseScope, SuitStore: q.SuitStore, SuitItem: q.SuitItem,
-		Stores: couponRefList(q.Stores), Items: couponRefList(q.Items), Categories: couponRefList(q.Categories),
+		ThirdCouponID: req.ThirdCouponID, CouponCategory: req.Category, Name: req.Name,
+		DiscountFee: req.DiscountFee, CouponType: req.Validity, Rules: req.Rules,
+		BeginTime: couponMillis(req.BeginTime), EndTime: couponMillis(req.EndTime),
+		FixedTerm: req.FixedTerm, MinimumFee: req.MinimumFee, Quantity: req.Quantity,
+		ClaimNumber: req.ClaimNumber, CentreStatus: req.CentreStatus,
+		MemberRestrict: req.MemberRestrict, ReceiveMethod: req.ReceiveMethod,
+		UseScope: req.UseScope, SuitStore: req.SuitStore, SuitItem: req.SuitItem,
+		Stores: couponRefList(req.Stores), Items: couponRefList(req.Items), Categories: couponRefList(req.Categories),
 	}
 	id, _, err := call[wire.Int64](ctx, s.client, &epCouponTemplateAdd, &body, "")
 	return int64(id), err
@@ -317,10 +318,10 @@ func (s *CouponService) CreateTemplate(ctx context.Context, q *CouponTemplateReq
 
 // CouponGrant is one coupon to give (an entry of coupon_set).
 type CouponGrant struct {
-	// OpenIDOrPhone is the member's open_id, or a mainland mobile number
-	// when ParamsType is ParamsPhone (sent as open_id).
-	OpenIDOrPhone string `json:"open_id"`
-	// ParamsType says which of the two OpenIDOrPhone holds. Required.
+	// OpenID is the member's open_id or mainland mobile number, as
+	// ParamsType says.
+	OpenID string `json:"open_id"`
+	// ParamsType says which of the two OpenID holds. Required.
 	ParamsType ParamsType `json:"params_type"`
 	// CouponNumber is the integrator's own code for this coupon, unique per
 	// coupon; 5.3 and 5.4 name the coupon by it (third_coupon_code). It must
@@ -371,17 +372,17 @@ type givenCouponData struct {
 }
 
 // check records missing fields, bad grants and repeated coupon numbers.
-func (q *GiveCouponsRequest) check(v *checker) {
-	v.required("third_coupon_id", q.ThirdCouponID)
-	v.nonEmpty("coupon_set", len(q.CouponSet))
-	seen := make(map[string]int, len(q.CouponSet))
-	for i, g := range q.CouponSet {
+func (r *GiveCouponsRequest) check(v *checker) {
+	v.required("third_coupon_id", r.ThirdCouponID)
+	v.nonEmpty("coupon_set", len(r.CouponSet))
+	seen := make(map[string]int, len(r.CouponSet))
+	for i, g := range r.CouponSet {
 		at := indexed("coupon_set", i) + "."
-		v.required(at+"open_id", g.OpenIDOrPhone)
+		v.required(at+"open_id", g.OpenID)
 		switch g.ParamsType {
 		case ParamsOpenID:
 		case ParamsPhone:
-			v.phone(at+"open_id", g.OpenIDOrPhone)
+			v.phone(at+"open_id", g.OpenID)
 		case "":
 			v.add(at+"params_type", "required")
 		default:
@@ -397,28 +398,29 @@ func (q *GiveCouponsRequest) check(v *checker) {
 			}
 		}
 	}
-	v.positive("number", int64(q.Number))
-	v.notNegative("receive_store", q.ReceiveStore)
+	v.positive("number", int64(r.Number))
+	v.notNegative("receive_store", r.ReceiveStore)
 }
 
-// Give gives coupons of a template to members (5.2, wk.coupon.give) and
-// returns the coupons the platform created, with its codes. It is not
-// repeated after the request may have reached the gateway: an ambiguous
-// failure is an *OutcomeUnknownError, and the caller reconciles (for
-// example with ListUserCoupons) before giving again.
-func (s *CouponService) Give(ctx context.Context, q *GiveCouponsRequest) ([]GivenCoupon, error) {
-	if q == nil {
-		q = &GiveCouponsRequest{}
+// Give gives coupons of a template to members (5.2) and returns the coupons
+// the platform created, with its codes. A CouponNumber already given fails
+// with an error matching ErrAlreadyExists (150002). It is never sent again
+// once the request may have reached the gateway: an ambiguous failure is an
+// *OutcomeUnknownError; look for the coupon numbers with AllUserCoupons
+// before giving again.
+func (s *CouponService) Give(ctx context.Context, req *GiveCouponsRequest) ([]GivenCoupon, error) {
+	if req == nil {
+		req = &GiveCouponsRequest{}
 	}
-	if err := s.client.validate(&epCouponGive, q); err != nil {
+	if err := s.client.validate(&epCouponGive, req); err != nil {
 		return nil, err
 	}
 	body := giveBody{
-		Number:        q.Number,
-		CouponSet:     wire.JSONString[[]CouponGrant]{V: q.CouponSet},
-		CreateTime:    wire.Millis(s.orNow(q.CreateTime)),
-		ReceiveStore:  q.ReceiveStore,
-		ThirdCouponID: q.ThirdCouponID,
+		Number:        req.Number,
+		CouponSet:     wire.JSONString[[]CouponGrant]{V: req.CouponSet},
+		CreateTime:    wire.Millis(s.orNow(req.CreateTime)),
+		ReceiveStore:  req.ReceiveStore,
+		ThirdCouponID: req.ThirdCouponID,
 	}
 	data, _, err := call[[]givenCouponData](ctx, s.client, &epCouponGive, &body, "")
 	if err != nil {
@@ -440,7 +442,7 @@ type CouponStatusRequest struct {
 	// types it Long but calls it the coupon_number and shows hex strings, so
 	// it is a string (NOTES.md #18). Required.
 	ThirdCouponCode string
-	// OpenID is the member's open_id, or their phone number. Required.
+	// OpenID is the member's open_id or mainland mobile number. Required.
 	OpenID string
 	// Status is the new status, 0..4; CouponInvalid (0) deletes the coupon
 	// and is sent like any other value.
@@ -453,31 +455,31 @@ type couponStatusBody struct {
 	Status          CouponStatus `json:"status"`
 }
 
-func (q *CouponStatusRequest) check(v *checker) {
-	v.required("third_coupon_code", q.ThirdCouponCode)
-	v.required("open_id", q.OpenID)
-	v.between("status", int64(q.Status), int64(CouponInvalid), int64(CouponNotStarted))
+func (r *CouponStatusRequest) check(v *checker) {
+	v.required("third_coupon_code", r.ThirdCouponCode)
+	v.required("open_id", r.OpenID)
+	v.between("status", int64(r.Status), int64(CouponInvalid), int64(CouponNotStarted))
 }
 
 // SyncStatus sets a coupon's status (5.3, wk.coupon.sync.status) and returns
 // the third-party coupon code the gateway answers with. Because setting the
 // same status twice changes nothing, a failed attempt is repeated under the
 // client's RetryPolicy.
-func (s *CouponService) SyncStatus(ctx context.Context, q *CouponStatusRequest) (string, error) {
-	if q == nil {
-		q = &CouponStatusRequest{}
+func (s *CouponService) SyncStatus(ctx context.Context, req *CouponStatusRequest) (string, error) {
+	if req == nil {
+		req = &CouponStatusRequest{}
 	}
-	if err := s.client.validate(&epCouponSyncStatus, q); err != nil {
+	if err := s.client.validate(&epCouponSyncStatus, req); err != nil {
 		return "", err
 	}
-	body := couponStatusBody{ThirdCouponCode: q.ThirdCouponCode, OpenID: q.OpenID, Status: q.Status}
+	body := couponStatusBody{ThirdCouponCode: req.ThirdCouponCode, OpenID: req.OpenID, Status: req.Status}
 	code, _, err := call[wire.String](ctx, s.client, &epCouponSyncStatus, &body, "")
 	return string(code), err
 }
 
 // VerifyCouponsRequest redeems coupons against an order (5.4).
 type VerifyCouponsRequest struct {
-	// OpenID is the member's open_id, or their phone number. Required.
+	// OpenID is the member's open_id or mainland mobile number. Required.
 	OpenID string
 	// OrderNo is the order the coupons are used for. Required.
 	OrderNo string
@@ -500,32 +502,32 @@ type verifyBody struct {
 	StoreID          int64       `json:"store_id,omitempty"`
 }
 
-func (q *VerifyCouponsRequest) check(v *checker) {
-	v.required("open_id", q.OpenID)
-	v.required("order_no", q.OrderNo)
-	v.nonEmpty("third_coupon_codes", len(q.ThirdCouponCodes))
-	for i, code := range q.ThirdCouponCodes {
+func (r *VerifyCouponsRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.required("order_no", r.OrderNo)
+	v.nonEmpty("third_coupon_codes", len(r.ThirdCouponCodes))
+	for i, code := range r.ThirdCouponCodes {
 		v.required(indexed("third_coupon_codes", i), code)
 		v.noComma(indexed("third_coupon_codes", i), code)
 	}
-	v.notNegative("store_id", q.StoreID)
+	v.notNegative("store_id", r.StoreID)
 }
 
 // Verify redeems coupons against an order (5.4, wk.coupon.verification).
 // It is not repeated after the request may have reached the gateway: an
 // ambiguous failure is an *OutcomeUnknownError.
-func (s *CouponService) Verify(ctx context.Context, q *VerifyCouponsRequest) error {
-	if q == nil {
-		q = &VerifyCouponsRequest{}
+func (s *CouponService) Verify(ctx context.Context, req *VerifyCouponsRequest) error {
+	if req == nil {
+		req = &VerifyCouponsRequest{}
 	}
-	if err := s.client.validate(&epCouponVerify, q); err != nil {
+	if err := s.client.validate(&epCouponVerify, req); err != nil {
 		return err
 	}
 	body := verifyBody{
-		OpenID: q.OpenID, OrderNo: q.OrderNo,
-		ThirdCouponCodes: strings.Join(q.ThirdCouponCodes, ","),
-		VerificationTime: wire.Millis(s.orNow(q.VerificationTime)),
-		StoreID:          q.StoreID,
+		OpenID: req.OpenID, OrderNo: req.OrderNo,
+		ThirdCouponCodes: strings.Join(req.ThirdCouponCodes, ","),
+		VerificationTime: wire.Millis(s.orNow(req.VerificationTime)),
+		StoreID:          req.StoreID,
 	}
 	// The data is null, or "void" by the table: whatever it is, success is
 	// success.
@@ -539,7 +541,7 @@ const DefaultUserCouponPageSize = 15
 
 // UserCouponsRequest selects a member's coupons (5.5).
 type UserCouponsRequest struct {
-	// OpenID is the member's open_id, or their phone number. Required.
+	// OpenID is the member's open_id or mainland mobile number. Required.
 	OpenID string
 	// Status filters by status; 0 lists all. The document's filter knows
 	// 1 valid, 2 used and 3 expired: 3 (CouponInUse) selects expired
@@ -646,35 +648,35 @@ func (d *userCouponData) coupon() UserCoupon {
 	}
 }
 
-func (q *UserCouponsRequest) check(v *checker) {
-	v.required("open_id", q.OpenID)
-	v.between("status", int64(q.Status), 0, int64(CouponInUse)) // 0 lists all
-	v.page(q.PageRequest, "page_no", "page_size")
+func (r *UserCouponsRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.between("status", int64(r.Status), 0, int64(CouponInUse)) // 0 lists all
+	v.page(r.PageRequest, "page_no", "page_size")
 }
 
 // ListUserCoupons returns one page of a member's coupons (5.5,
 // wk.coupon.user.list). It is a read, repeated under the client's
 // RetryPolicy.
-func (s *CouponService) ListUserCoupons(ctx context.Context, q *UserCouponsRequest) (*UserCouponPage, error) {
-	if q == nil {
-		q = &UserCouponsRequest{}
+func (s *CouponService) ListUserCoupons(ctx context.Context, req *UserCouponsRequest) (*UserCouponPage, error) {
+	if req == nil {
+		req = &UserCouponsRequest{}
 	}
-	if err := s.client.validate(&epCouponUserList, q); err != nil {
+	if err := s.client.validate(&epCouponUserList, req); err != nil {
 		return nil, err
 	}
-	pr := q.PageRequest.orDefault(DefaultUserCouponPageSize)
-	body := userCouponsBody{OpenID: q.OpenID, PageNo: pr.PageNo, PageSize: pr.PageSize, Status: q.Status}
+	pr := req.PageRequest.orDefault(DefaultUserCouponPageSize)
+	body := userCouponsBody{OpenID: req.OpenID, PageNo: pr.PageNo, PageSize: pr.PageSize, Status: req.Status}
 	return listPage(ctx, s.client, &epCouponUserList, &body, pr, (*userCouponData).coupon)
 }
 
-// AllUserCoupons iterates over a member's coupons from q's page on (page 1 if
-// unset), fetching page after page with ListUserCoupons until the last. q is
+// AllUserCoupons iterates over a member's coupons from req's page on (page 1 if
+// unset), fetching page after page with ListUserCoupons until the last. req is
 // copied when AllUserCoupons is called and never modified. An error, a bad
 // request included, is yielded once and ends the iteration.
-func (s *CouponService) AllUserCoupons(ctx context.Context, q *UserCouponsRequest) iter.Seq2[UserCoupon, error] {
+func (s *CouponService) AllUserCoupons(ctx context.Context, req *UserCouponsRequest) iter.Seq2[UserCoupon, error] {
 	var base UserCouponsRequest
-	if q != nil {
-		base = *q
+	if req != nil {
+		base = *req
 	}
 	return allPages(ctx, base.PageRequest, func(ctx context.Context, pr PageRequest) (*UserCouponPage, error) {
 		r := base

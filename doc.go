@@ -7,7 +7,7 @@
 // concurrent use:
 //
 //	c, err := ump.NewClient(appID, appSecret, ump.WithBaseURL(baseURL))
-//	m, err := c.Member.Get(ctx, ump.MemberQuery{Phone: "13800000000"})
+//	m, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: "13800000000"})
 //
 // Package umptest provides an in-process gateway for tests.
 //

@@ -105,12 +105,18 @@ var (
 	ErrSMSDailyLimit            = code("daily SMS limit exceeded", 140004)
 	ErrSMSCodeWrong             = code("verification code wrong", 140005)
 	ErrNoScoreRule              = code("no score rule configured, or it expired", 150001)
-	ErrDuplicateChangeID        = code("unique id already exists", 150002)
+	ErrAlreadyExists            = code("unique id already exists", 150002)
 	ErrInsufficientPoints       = code("insufficient points", 150003)
 	ErrStatementNotFound        = code("score statement not found", 150004)
 	ErrStatementDetailNotFound  = code("no score detail for the statement", 150005)
 	ErrNoScorePool              = code("no score pool record", 150006)
 )
+
+// ErrDuplicateChangeID is ErrAlreadyExists under its first name.
+//
+// Deprecated: use ErrAlreadyExists. Code 150002 answers every key the
+// gateway has seen (a phone, an order_no, a coupon id), not only a change_id.
+var ErrDuplicateChangeID = ErrAlreadyExists
 
 // documentedCodes lists each documented code with its sentinel; tests walk it
 // to prove that every code is mapped.
@@ -122,7 +128,7 @@ var documentedCodes = map[int64]error{
 	130001: ErrCouponCreateFailed, 130002: ErrCouponNotFound, 130003: ErrCouponStatusUpdateFailed,
 	140001: ErrSMSSendFailed, 140002: ErrSMSInvalidPhone, 140003: ErrSMSTargetEmpty,
 	140004: ErrSMSDailyLimit, 140005: ErrSMSCodeWrong,
-	150001: ErrNoScoreRule, 150002: ErrDuplicateChangeID, 150003: ErrInsufficientPoints,
+	150001: ErrNoScoreRule, 150002: ErrAlreadyExists, 150003: ErrInsufficientPoints,
 	150004: ErrStatementNotFound, 150005: ErrStatementDetailNotFound, 150006: ErrNoScorePool,
 }
 

@@ -132,3 +132,10 @@ func TestValidationErrorAndChecker(t *testing.T) {
 	require.Equal(t, "ump: wk.user.info.query: invalid request: open_id: required; phone: must be an 11-digit mainland mobile number", err.Error())
 	require.NotContains(t, err.Error(), "1380000123", "the bad value is not repeated")
 }
+
+func TestErrDuplicateChangeIDIsErrAlreadyExists(t *testing.T) {
+	err := &APIError{Method: "wk.user.consume.order", Code: 150002}
+	require.ErrorIs(t, err, ErrAlreadyExists)
+	require.ErrorIs(t, err, ErrDuplicateChangeID, "the deprecated name matches the same code")
+	require.Same(t, ErrAlreadyExists, ErrDuplicateChangeID)
+}

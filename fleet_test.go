@@ -64,7 +64,7 @@ func TestFleetHelperProcess(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range fleetCalls {
-					if _, err := c.Member.Get(ctx, ump.MemberQuery{Phone: fleetPhone}); err != nil {
+					if _, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: fleetPhone}); err != nil {
 						errs <- err
 						return
 					}

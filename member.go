@@ -57,8 +57,6 @@ func (g Gender) String() string {
 	return "Gender(" + strconv.Itoa(int(g)) + ")"
 }
 
-func (g Gender) valid() bool { return g >= GenderUnknown && g <= GenderFemale }
-
 // CreateMemberRequest registers a member (3.1). ProjectID, Nickname and Phone
 // are required; every other field is optional and left out when zero.
 type CreateMemberRequest struct {
@@ -133,24 +131,24 @@ type createMemberBody struct {
 	EmployeeName string    `json:"employee_name,omitempty"`
 }
 
-// Create registers a member (3.1) and returns the member's open_id.
-//
-// Create is never repeated once the request may have reached the gateway; if
-// no definite answer came back the error matches ErrOutcomeUnknown, and
-// Get with the phone number tells whether the member exists.
-func (s *MemberService) Create(ctx context.Context, r *CreateMemberRequest) (openID string, err error) {
-	if r == nil {
-		r = &CreateMemberRequest{}
+// Create registers a member (3.1) and returns the member's open_id. A phone
+// already registered fails with an error matching ErrAlreadyExists (150002).
+// Create is never sent again once the request may have reached the
+// gateway: without a definite answer the error matches ErrOutcomeUnknown,
+// and Get by phone tells whether the member exists.
+func (s *MemberService) Create(ctx context.Context, req *CreateMemberRequest) (openID string, err error) {
+	if req == nil {
+		req = &CreateMemberRequest{}
 	}
-	if err := s.client.validate(&epCreateMember, r); err != nil {
+	if err := s.client.validate(&epCreateMember, req); err != nil {
 		return "", err
 	}
 	body := createMemberBody{
-		OuterUserID: r.OuterUserID, QID: r.QID, ProjectID: r.ProjectID, Nickname: r.Nickname,
-		RealName: r.RealName, Phone: r.Phone, AvatarImgURL: r.AvatarURL, Gender: r.Gender,
-		Birthday: wire.Date(r.Birthday), Country: r.Country, Province: r.Province, City: r.City,
-		IDCard: r.IDCard, Email: r.Email, CompanyName: r.CompanyName, Remark: r.Remark,
-		EmployeeID: r.EmployeeID, EmployeeName: r.EmployeeName,
+		OuterUserID: req.OuterUserID, QID: req.QID, ProjectID: req.ProjectID, Nickname: req.Nickname,
+		RealName: req.RealName, Phone: req.Phone, AvatarImgURL: req.AvatarURL, Gender: req.Gender,
+		Birthday: wire.Date(req.Birthday), Country: req.Country, Province: req.Province, City: req.City,
+		IDCard: req.IDCard, Email: req.Email, CompanyName: req.CompanyName, Remark: req.Remark,
+		EmployeeID: req.EmployeeID, EmployeeName: req.EmployeeName,
 	}
 	id, _, err := call[wire.String](ctx, s.client, &epCreateMember, body, "")
 	if err != nil {
@@ -190,13 +188,13 @@ type MemberQuery struct {
 }
 
 // check requires exactly one of OpenID and Phone.
-func (q *MemberQuery) check(v *checker) {
-	v.openIDOrPhone(q.OpenID, q.Phone)
-	if q.OpenID != "" && q.Phone != "" {
+func (r *MemberQuery) check(v *checker) {
+	v.openIDOrPhone(r.OpenID, r.Phone)
+	if r.OpenID != "" && r.Phone != "" {
 		v.add("open_id", "set only one of open_id and phone")
 		v.add("phone", "set only one of open_id and phone")
 	}
-	v.phone("phone", q.Phone)
+	v.phone("phone", r.Phone)
 }
 
 type memberQueryBody struct {
@@ -206,11 +204,14 @@ type memberQueryBody struct {
 
 // Get looks a member up by open_id or by phone number (3.2). A phone number
 // without a member fails with the platform's code, such as ErrMemberNotBound.
-func (s *MemberService) Get(ctx context.Context, q MemberQuery) (*Member, error) {
-	if err := s.client.validate(&epGetMember, &q); err != nil {
+func (s *MemberService) Get(ctx context.Context, req *MemberQuery) (*Member, error) {
+	if req == nil {
+		req = &MemberQuery{}
+	}
+	if err := s.client.validate(&epGetMember, req); err != nil {
 		return nil, err
 	}
-	return s.member(ctx, &epGetMember, memberQueryBody(q))
+	return s.getMember(ctx, &epGetMember, (*memberQueryBody)(req))
 }
 
 // GenerateCode returns a member code (3.6), the number a member shows at a
@@ -253,11 +254,11 @@ func (s *MemberService) GetByCode(ctx context.Context, code string) (*Member, er
 	if err := s.client.validate(&epMemberByCode, &body); err != nil {
 		return nil, err
 	}
-	return s.member(ctx, &epMemberByCode, &body)
+	return s.getMember(ctx, &epMemberByCode, &body)
 }
 
-// member is the common path of the two calls that answer with a member.
-func (s *MemberService) member(ctx context.Context, ep *endpoint, body any) (*Member, error) {
+// getMember is the common path of the two calls that answer with a member.
+func (s *MemberService) getMember(ctx context.Context, ep *endpoint, body any) (*Member, error) {
 	w, _, err := call[*memberData](ctx, s.client, ep, body, "")
 	if err != nil {
 		return nil, err
@@ -426,12 +427,15 @@ func (b *levelPageBody) check(v *checker) { v.page(PageRequest(*b), "page_no", "
 // ListLevels returns one page of the member level table (3.8). A zero PageNo
 // asks for page 1, a zero PageSize for the document's default of 10; a
 // PageSize above MaxPageSize is rejected.
-func (s *MemberService) ListLevels(ctx context.Context, req PageRequest) (*LevelPage, error) {
-	if err := s.client.validate(&epListLevels, (*levelPageBody)(&req)); err != nil {
+func (s *MemberService) ListLevels(ctx context.Context, req *PageRequest) (*LevelPage, error) {
+	if req == nil {
+		req = &PageRequest{}
+	}
+	if err := s.client.validate(&epListLevels, (*levelPageBody)(req)); err != nil {
 		return nil, err
 	}
-	req = req.orDefault(levelPageSize)
-	return listPage(ctx, s.client, &epListLevels, levelPageBody(req), req, func(d *levelData) Level {
+	pr := req.orDefault(levelPageSize)
+	return listPage(ctx, s.client, &epListLevels, levelPageBody(pr), pr, func(d *levelData) Level {
 		return Level{ID: int64(d.ID), Number: int64(d.LevelNumber), Name: string(d.LevelName)}
 	})
 }
@@ -440,12 +444,18 @@ func (s *MemberService) ListLevels(ctx context.Context, req PageRequest) (*Level
 // until TotalCount levels were seen or a page comes back short. An error,
 // invalid paging included, is yielded once and ends the walk.
 //
-//	for lv, err := range c.Member.AllLevels(ctx, ump.PageRequest{}) {
+//	for lv, err := range c.Member.AllLevels(ctx, &ump.PageRequest{}) {
 //		if err != nil { return err }
 //		...
 //	}
-func (s *MemberService) AllLevels(ctx context.Context, req PageRequest) iter.Seq2[Level, error] {
-	return allPages(ctx, req, s.ListLevels)
+func (s *MemberService) AllLevels(ctx context.Context, req *PageRequest) iter.Seq2[Level, error] {
+	var base PageRequest
+	if req != nil {
+		base = *req
+	}
+	return allPages(ctx, base, func(ctx context.Context, pr PageRequest) (*LevelPage, error) {
+		return s.ListLevels(ctx, &pr)
+	})
 }
 
 // isEmail is a shape check only (something@domain.tld, no spaces): the

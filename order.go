@@ -158,15 +158,12 @@ type Settlement struct {
 	Extra map[string]any
 }
 
-// SyncConsume reports a sale.
-//
-// It is not repeated once the request may have reached the gateway: the
-// document does not say that the gateway deduplicates order_no, so a second
-// send might grant the points twice. An ambiguous failure (a timeout, a
-// reset, a proxy's error page, a cut-off answer) returns an
-// *OutcomeUnknownError whose Key is "order_no=<OrderNo>"; settle it with
-// ResolveConsume. A "system busy" answer is definite (nothing applied) and
-// is returned as an *APIError.
+// SyncConsume reports a sale (4.1). An order_no already synced fails with an
+// error matching ErrAlreadyExists (150002). It is never sent again once the
+// request may have reached the gateway (the document does not promise that
+// the gateway deduplicates order_no): without a definite answer it returns
+// an *OutcomeUnknownError whose Key is "order_no=<OrderNo>"; settle it with
+// ResolveConsume. "System busy" is a definite *APIError.
 func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
 	body, err := s.consumeBody(req)
 	if err != nil {
@@ -180,19 +177,14 @@ func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest
 }
 
 // ResolveConsume settles a sale whose SyncConsume ended with an unknown
-// outcome: it sends the same order again, same order_no, and reads the
-// answer. Success means the first call had not applied and this one did. A
-// duplicate answer (150002, "unique id already exists") means the first call
-// had applied: the result has AlreadyApplied set and there is no error.
-// Because it counts on that duplicate answer, ResolveConsume repeats
-// ambiguous failures like a read, within the RetryPolicy; if none of its
-// attempts is answered it returns an *OutcomeUnknownError again, and can be
-// run again later (persist the request: it is JSON-serialisable).
-//
-// This relies on the gateway refusing an order_no it has already synced,
-// which the test gateway (umptest) does but the document does not promise:
-// confirm it with the platform before relying on ResolveConsume, or settle
-// the order by other means (the platform's back office).
+// outcome by sending it again, same order_no: success means it applied now;
+// a duplicate answer (150002) means the first call had applied, and the
+// result has AlreadyApplied set with no error. It is repeated like a read
+// within the RetryPolicy; if no attempt is answered it returns an
+// *OutcomeUnknownError again and can run later (the request is
+// JSON-serialisable). It relies on the gateway refusing an order_no it has
+// synced, which umptest does but the document does not promise: confirm it
+// with the platform.
 func (s *OrderService) ResolveConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
 	body, err := s.consumeBody(req)
 	if err != nil {
@@ -216,8 +208,9 @@ func (s *OrderService) consumeBody(req *ConsumeOrderRequest) (*orderBody, error)
 	return req.body(""), nil
 }
 
-// SyncRefund reports a return. Like SyncConsume it is never repeated after
-// an ambiguous failure, which returns an *OutcomeUnknownError whose Key is
+// SyncRefund reports a return (4.2). Like SyncConsume, an order_no already
+// synced matches ErrAlreadyExists, and it is never sent again after an
+// ambiguous failure, which returns an *OutcomeUnknownError whose Key is
 // "order_no=<OrderNo>"; settle it with ResolveRefund.
 func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
 	body, err := s.refundBody(req)
@@ -232,10 +225,7 @@ func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) 
 }
 
 // ResolveRefund settles a return whose SyncRefund ended with an unknown
-// outcome, as ResolveConsume does for a sale: the same order_no is sent
-// again, and a duplicate answer (150002) means the return had applied
-// (AlreadyApplied). The same caveat holds: the document does not promise
-// that the gateway refuses a repeated order_no.
+// outcome, as ResolveConsume does for a sale, with the same caveat.
 func (s *OrderService) ResolveRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
 	body, err := s.refundBody(req)
 	if err != nil {

@@ -35,7 +35,7 @@ var (
 var (
 	// duplicateKey: the key of the call (change_id, order_no) was used
 	// before, so the call it names had already been applied.
-	duplicateKey = ErrDuplicateChangeID // 150002
+	duplicateKey = ErrAlreadyExists // 150002
 	// noSuchChange: a rollback by change_id alone found no change made with
 	// that change_id, so nothing moved. 150004 is the error table's "score
 	// statement not found"; 1005 is what 3.4's own example answers (marked
@@ -76,7 +76,7 @@ func NewChangeID() string {
 // ScoreChangeRequest moves a member's points (section 3.3). Every field is
 // required (NOTES.md #12: the table, revised in V2.1, wins over the example).
 type ScoreChangeRequest struct {
-	// OpenID is the member's open_id, or the member's phone number.
+	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string `json:"open_id"`
 	// Score is the number of points to move, above zero.
 	Score int64 `json:"score"`
@@ -130,7 +130,7 @@ type ScoreChangeResult struct {
 // and set ChangeID to the change's own id: the gateway reverses the change if
 // it happened, or answers that it found none (NOTES.md #13).
 type ScoreRollbackRequest struct {
-	// OpenID is the member's open_id, or the member's phone number.
+	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string `json:"open_id"`
 	// StatementID is the change's statement_id; optional, see above.
 	StatementID string `json:"statement_id,omitempty"`
@@ -156,7 +156,7 @@ type ScoreRollbackResult struct {
 // ScoreRecordsRequest selects one page of a member's score records (section
 // 3.5). PageNo 0 means 1, PageSize 0 means 10; PageSize is at most 100.
 type ScoreRecordsRequest struct {
-	// OpenID is the member's open_id, or the member's phone number.
+	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string
 	// ScoreType selects income, expense or both (ScoreAll, the zero value).
 	ScoreType ScoreType
