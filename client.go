@@ -59,6 +59,28 @@ type Client struct {
 // service is what every per-domain service holds: the client it calls through.
 type service struct{ client *Client }
 
+// notBuilt is the panic of a Client, or a service of one, that NewClient did
+// not build: a zero ump.Client{} or a nil *Client.
+const notBuilt = "ump: Client not built by NewClient (a zero ump.Client{} or a nil *Client): use ump.NewClient"
+
+// built returns c, or panics with notBuilt instead of a nil dereference.
+func (c *Client) built() *Client {
+	if c == nil || c.rc == nil {
+		panic(notBuilt)
+	}
+	return c
+}
+
+// clientOf returns the client a service calls through; every exported
+// service method starts with it, so that misuse fails with notBuilt.
+func clientOf[S *MemberService | *ScoreService | *OrderService | *CouponService | *SMSService](s S) *Client {
+	sv := (*service)(s)
+	if sv == nil {
+		panic(notBuilt)
+	}
+	return sv.client.built()
+}
+
 // settings collects the options before the Client is built.
 type settings struct {
 	baseURL       string
@@ -289,4 +311,4 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 }
 
 // AppID returns the app id the client signs for.
-func (c *Client) AppID() string { return c.appID }
+func (c *Client) AppID() string { return c.built().appID }

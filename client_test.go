@@ -835,3 +835,30 @@ func TestNoGoroutineOutlivesACall(t *testing.T) {
 	_, _, err = call[echoOut](dctx, c, &epRead, nil, "")
 	require.Error(t, err)
 }
+
+// TestMisuseNamesNewClient: a Client that NewClient did not build, and its
+// services, panic with a message naming NewClient, not a nil dereference.
+func TestMisuseNamesNewClient(t *testing.T) {
+	ctx := context.Background()
+	var zero Client
+	var nilClient *Client
+	uses := map[string]func(){
+		"zero Client: Member.Get":        func() { _, _ = zero.Member.Get(ctx, &MemberQuery{Phone: "13800000000"}) },
+		"zero Client: Member.AllLevels":  func() { _ = zero.Member.AllLevels(ctx, nil) },
+		"zero Client: Score.Change":      func() { _, _ = zero.Score.Change(ctx, &ScoreChangeRequest{}) },
+		"zero Client: Order.SyncConsume": func() { _, _ = zero.Order.SyncConsume(ctx, nil) },
+		"zero Client: Coupon.Give":       func() { _, _ = zero.Coupon.Give(ctx, nil) },
+		"zero Client: SMS.SendCode":      func() { _ = zero.SMS.SendCode(ctx, "13800000000") },
+		"zero Client: Raw":               func() { _, _ = zero.Raw(ctx, "wk.user.info.query", nil) },
+		"zero Client: AppID":             func() { _ = zero.AppID() },
+		"nil *Client: Raw":               func() { _, _ = nilClient.Raw(ctx, "wk.user.info.query", nil) },
+		"nil *Client: AppID":             func() { _ = nilClient.AppID() },
+		"service of a zero Client":       func() { _, _ = (&MemberService{}).Get(ctx, nil) },
+	}
+	for name, use := range uses {
+		t.Run(name, func(t *testing.T) {
+			require.PanicsWithValue(t, notBuilt, use)
+		})
+	}
+	require.Contains(t, notBuilt, "NewClient")
+}

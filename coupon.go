@@ -296,10 +296,11 @@ func (r *CouponTemplateRequest) check(v *checker) {
 // ErrAlreadyExists (150002). It is never sent again once the request may
 // have reached the gateway: an ambiguous failure is an *OutcomeUnknownError.
 func (s *CouponService) CreateTemplate(ctx context.Context, req *CouponTemplateRequest) (templateID int64, err error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &CouponTemplateRequest{}
 	}
-	if err := s.client.validate(&epCouponTemplateAdd, req); err != nil {
+	if err := c.validate(&epCouponTemplateAdd, req); err != nil {
 		return 0, err
 	}
 	body := couponTemplateBody{
@@ -312,7 +313,7 @@ func (s *CouponService) CreateTemplate(ctx context.Context, req *CouponTemplateR
 		UseScope: req.UseScope, SuitStore: req.SuitStore, SuitItem: req.SuitItem,
 		Stores: couponRefList(req.Stores), Items: couponRefList(req.Items), Categories: couponRefList(req.Categories),
 	}
-	id, _, err := call[wire.Int64](ctx, s.client, &epCouponTemplateAdd, &body, "")
+	id, _, err := call[wire.Int64](ctx, c, &epCouponTemplateAdd, &body, "")
 	return int64(id), err
 }
 
@@ -409,10 +410,11 @@ func (r *GiveCouponsRequest) check(v *checker) {
 // *OutcomeUnknownError; look for the coupon numbers with AllUserCoupons
 // before giving again.
 func (s *CouponService) Give(ctx context.Context, req *GiveCouponsRequest) ([]GivenCoupon, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &GiveCouponsRequest{}
 	}
-	if err := s.client.validate(&epCouponGive, req); err != nil {
+	if err := c.validate(&epCouponGive, req); err != nil {
 		return nil, err
 	}
 	body := giveBody{
@@ -422,7 +424,7 @@ func (s *CouponService) Give(ctx context.Context, req *GiveCouponsRequest) ([]Gi
 		ReceiveStore:  req.ReceiveStore,
 		ThirdCouponID: req.ThirdCouponID,
 	}
-	data, _, err := call[[]givenCouponData](ctx, s.client, &epCouponGive, &body, "")
+	data, _, err := call[[]givenCouponData](ctx, c, &epCouponGive, &body, "")
 	if err != nil {
 		return nil, err
 	}
@@ -466,14 +468,15 @@ func (r *CouponStatusRequest) check(v *checker) {
 // same status twice changes nothing, a failed attempt is repeated under the
 // client's RetryPolicy.
 func (s *CouponService) SyncStatus(ctx context.Context, req *CouponStatusRequest) (string, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &CouponStatusRequest{}
 	}
-	if err := s.client.validate(&epCouponSyncStatus, req); err != nil {
+	if err := c.validate(&epCouponSyncStatus, req); err != nil {
 		return "", err
 	}
 	body := couponStatusBody{ThirdCouponCode: req.ThirdCouponCode, OpenID: req.OpenID, Status: req.Status}
-	code, _, err := call[wire.String](ctx, s.client, &epCouponSyncStatus, &body, "")
+	code, _, err := call[wire.String](ctx, c, &epCouponSyncStatus, &body, "")
 	return string(code), err
 }
 
@@ -517,10 +520,11 @@ func (r *VerifyCouponsRequest) check(v *checker) {
 // It is not repeated after the request may have reached the gateway: an
 // ambiguous failure is an *OutcomeUnknownError.
 func (s *CouponService) Verify(ctx context.Context, req *VerifyCouponsRequest) error {
+	c := clientOf(s)
 	if req == nil {
 		req = &VerifyCouponsRequest{}
 	}
-	if err := s.client.validate(&epCouponVerify, req); err != nil {
+	if err := c.validate(&epCouponVerify, req); err != nil {
 		return err
 	}
 	body := verifyBody{
@@ -531,7 +535,7 @@ func (s *CouponService) Verify(ctx context.Context, req *VerifyCouponsRequest) e
 	}
 	// The data is null, or "void" by the table: whatever it is, success is
 	// success.
-	_, _, err := call[json.RawMessage](ctx, s.client, &epCouponVerify, &body, "")
+	_, _, err := call[json.RawMessage](ctx, c, &epCouponVerify, &body, "")
 	return err
 }
 
@@ -658,15 +662,16 @@ func (r *UserCouponsRequest) check(v *checker) {
 // wk.coupon.user.list). It is a read, repeated under the client's
 // RetryPolicy.
 func (s *CouponService) ListUserCoupons(ctx context.Context, req *UserCouponsRequest) (*UserCouponPage, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &UserCouponsRequest{}
 	}
-	if err := s.client.validate(&epCouponUserList, req); err != nil {
+	if err := c.validate(&epCouponUserList, req); err != nil {
 		return nil, err
 	}
 	pr := req.PageRequest.orDefault(DefaultUserCouponPageSize)
 	body := userCouponsBody{OpenID: req.OpenID, PageNo: pr.PageNo, PageSize: pr.PageSize, Status: req.Status}
-	return listPage(ctx, s.client, &epCouponUserList, &body, pr, (*userCouponData).coupon)
+	return listPage(ctx, c, &epCouponUserList, &body, pr, (*userCouponData).coupon)
 }
 
 // AllUserCoupons iterates over a member's coupons from req's page on (page 1 if
@@ -674,6 +679,7 @@ func (s *CouponService) ListUserCoupons(ctx context.Context, req *UserCouponsReq
 // copied when AllUserCoupons is called and never modified. An error, a bad
 // request included, is yielded once and ends the iteration.
 func (s *CouponService) AllUserCoupons(ctx context.Context, req *UserCouponsRequest) iter.Seq2[UserCoupon, error] {
+	clientOf(s) // fails here, not when the iteration starts
 	var base UserCouponsRequest
 	if req != nil {
 		base = *req

@@ -137,10 +137,11 @@ type createMemberBody struct {
 // gateway: without a definite answer the error matches ErrOutcomeUnknown,
 // and Get by phone tells whether the member exists.
 func (s *MemberService) Create(ctx context.Context, req *CreateMemberRequest) (openID string, err error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &CreateMemberRequest{}
 	}
-	if err := s.client.validate(&epCreateMember, req); err != nil {
+	if err := c.validate(&epCreateMember, req); err != nil {
 		return "", err
 	}
 	body := createMemberBody{
@@ -150,7 +151,7 @@ func (s *MemberService) Create(ctx context.Context, req *CreateMemberRequest) (o
 		IDCard: req.IDCard, Email: req.Email, CompanyName: req.CompanyName, Remark: req.Remark,
 		EmployeeID: req.EmployeeID, EmployeeName: req.EmployeeName,
 	}
-	id, _, err := call[wire.String](ctx, s.client, &epCreateMember, body, "")
+	id, _, err := call[wire.String](ctx, c, &epCreateMember, body, "")
 	if err != nil {
 		return "", err
 	}
@@ -205,10 +206,11 @@ type memberQueryBody struct {
 // Get looks a member up by open_id or by phone number (3.2). A phone number
 // without a member fails with the platform's code, such as ErrMemberNotBound.
 func (s *MemberService) Get(ctx context.Context, req *MemberQuery) (*Member, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &MemberQuery{}
 	}
-	if err := s.client.validate(&epGetMember, req); err != nil {
+	if err := c.validate(&epGetMember, req); err != nil {
 		return nil, err
 	}
 	return s.getMember(ctx, &epGetMember, (*memberQueryBody)(req))
@@ -218,11 +220,12 @@ func (s *MemberService) Get(ctx context.Context, req *MemberQuery) (*Member, err
 // till, for the member with the given open_id or phone number. The code
 // stays a string: it is 20 digits with a leading zero.
 func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) (string, error) {
+	c := clientOf(s)
 	body := openIDBody{OpenID: openIDOrPhone}
-	if err := s.client.validate(&epGenerateCode, &body); err != nil {
+	if err := c.validate(&epGenerateCode, &body); err != nil {
 		return "", err
 	}
-	code, _, err := call[wire.String](ctx, s.client, &epGenerateCode, &body, "")
+	code, _, err := call[wire.String](ctx, c, &epGenerateCode, &body, "")
 	if err != nil {
 		return "", err
 	}
@@ -250,8 +253,9 @@ func (b *memberCodeBody) check(v *checker) { v.required("code", b.Code) }
 // expired code fails with the platform's code (ErrMemberCodeExpired, or the
 // 110001 section 3.7 documents for it: see APIError.Message).
 func (s *MemberService) GetByCode(ctx context.Context, code string) (*Member, error) {
+	c := clientOf(s)
 	body := memberCodeBody{Code: code}
-	if err := s.client.validate(&epMemberByCode, &body); err != nil {
+	if err := c.validate(&epMemberByCode, &body); err != nil {
 		return nil, err
 	}
 	return s.getMember(ctx, &epMemberByCode, &body)
@@ -428,14 +432,15 @@ func (b *levelPageBody) check(v *checker) { v.page(PageRequest(*b), "page_no", "
 // asks for page 1, a zero PageSize for the document's default of 10; a
 // PageSize above MaxPageSize is rejected.
 func (s *MemberService) ListLevels(ctx context.Context, req *PageRequest) (*LevelPage, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &PageRequest{}
 	}
-	if err := s.client.validate(&epListLevels, (*levelPageBody)(req)); err != nil {
+	if err := c.validate(&epListLevels, (*levelPageBody)(req)); err != nil {
 		return nil, err
 	}
 	pr := req.orDefault(levelPageSize)
-	return listPage(ctx, s.client, &epListLevels, levelPageBody(pr), pr, func(d *levelData) Level {
+	return listPage(ctx, c, &epListLevels, levelPageBody(pr), pr, func(d *levelData) Level {
 		return Level{ID: int64(d.ID), Number: int64(d.LevelNumber), Name: string(d.LevelName)}
 	})
 }
@@ -449,6 +454,7 @@ func (s *MemberService) ListLevels(ctx context.Context, req *PageRequest) (*Leve
 //		...
 //	}
 func (s *MemberService) AllLevels(ctx context.Context, req *PageRequest) iter.Seq2[Level, error] {
+	clientOf(s) // fails here, not when the iteration starts
 	var base PageRequest
 	if req != nil {
 		base = *req

@@ -165,11 +165,12 @@ type Settlement struct {
 // an *OutcomeUnknownError whose Key is "order_no=<OrderNo>"; settle it with
 // ResolveConsume. "System busy" is a definite *APIError.
 func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
+	c := clientOf(s)
 	body, err := s.consumeBody(req)
 	if err != nil {
 		return nil, err
 	}
-	d, _, err := call[orderData](ctx, s.client, &epConsumeOrder, body, "order_no="+body.OrderNo)
+	d, _, err := call[orderData](ctx, c, &epConsumeOrder, body, "order_no="+body.OrderNo)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +187,7 @@ func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest
 // synced, which umptest does but the document does not promise: confirm it
 // with the platform.
 func (s *OrderService) ResolveConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
+	clientOf(s)
 	body, err := s.consumeBody(req)
 	if err != nil {
 		return nil, err
@@ -213,11 +215,12 @@ func (s *OrderService) consumeBody(req *ConsumeOrderRequest) (*orderBody, error)
 // ambiguous failure, which returns an *OutcomeUnknownError whose Key is
 // "order_no=<OrderNo>"; settle it with ResolveRefund.
 func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
+	c := clientOf(s)
 	body, err := s.refundBody(req)
 	if err != nil {
 		return nil, err
 	}
-	d, _, err := call[orderData](ctx, s.client, &epRefundOrder, body, "order_no="+body.OrderNo)
+	d, _, err := call[orderData](ctx, c, &epRefundOrder, body, "order_no="+body.OrderNo)
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +230,7 @@ func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) 
 // ResolveRefund settles a return whose SyncRefund ended with an unknown
 // outcome, as ResolveConsume does for a sale, with the same caveat.
 func (s *OrderService) ResolveRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
+	clientOf(s)
 	body, err := s.refundBody(req)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ type RawAnswer struct {
 // answered is an *APIError; the token calls are refused (they spend the daily
 // budget: use Auth).
 func (c *Client) Raw(ctx context.Context, method string, body json.RawMessage) (*RawAnswer, error) {
+	c = c.built()
 	v := checker{method: method}
 	switch {
 	case !isMethodName(method):

@@ -227,21 +227,22 @@ const defaultScorePageSize = 10
 // that window small; only a reconciliation against the member's score
 // records (Records) can detect it afterwards.
 func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &ScoreChangeRequest{}
 	}
-	if err := s.client.validate(&epScoreChange, req); err != nil {
+	if err := c.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
 	r := *req
-	d, _, err := call[statementData](ctx, s.client, &epScoreChange, &r, "change_id="+r.ChangeID)
+	d, _, err := call[statementData](ctx, c, &epScoreChange, &r, "change_id="+r.ChangeID)
 	res, err := changeResult(&r, d, err)
 	if !errors.Is(err, ErrOutcomeUnknown) {
 		return res, err
 	}
-	s.client.log.LogAttrs(ctx, slog.LevelWarn, "ump: score change outcome unknown, resolving",
+	c.log.LogAttrs(ctx, slog.LevelWarn, "ump: score change outcome unknown, resolving",
 		slog.String("change_id", r.ChangeID), slog.String("error", err.Error()))
-	return s.resolve(ctx, r, s.client.retry.MaxAttempts-1, err)
+	return s.resolve(ctx, r, c.retry.MaxAttempts-1, err)
 }
 
 // Resolve finishes a score change whose outcome is unknown: req is the
@@ -258,13 +259,14 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*Sc
 // stood is rolled back and applied again under a new change_id, so the
 // member's records show the pair.)
 func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &ScoreChangeRequest{}
 	}
-	if err := s.client.validate(&epScoreChange, req); err != nil {
+	if err := c.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
-	return s.resolve(ctx, *req, s.client.retry.MaxAttempts, nil)
+	return s.resolve(ctx, *req, c.retry.MaxAttempts, nil)
 }
 
 // check requires every field, as the table does.
@@ -390,13 +392,14 @@ func (e *ScoreChangeUnresolvedError) Unwrap() error { return &e.OutcomeUnknownEr
 // (A change_id that collides with another call's is refused the same way;
 // NewChangeID makes that practically impossible.)
 func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) (*ScoreRollbackResult, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &ScoreRollbackRequest{}
 	}
-	if err := s.client.validate(&epScoreRollback, req); err != nil {
+	if err := c.validate(&epScoreRollback, req); err != nil {
 		return nil, err
 	}
-	d, _, err := call[statementData](ctx, s.client, &epScoreRollback, req, "")
+	d, _, err := call[statementData](ctx, c, &epScoreRollback, req, "")
 	if errors.Is(err, duplicateKey) {
 		return &ScoreRollbackResult{AlreadyApplied: true}, nil
 	}
@@ -421,15 +424,16 @@ func (r *ScoreRecordsRequest) check(v *checker) {
 // Records returns one page of a member's score records, with the paging
 // fields of the answer.
 func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*ScoreRecordPage, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &ScoreRecordsRequest{}
 	}
-	if err := s.client.validate(&epScoreRecords, req); err != nil {
+	if err := c.validate(&epScoreRecords, req); err != nil {
 		return nil, err
 	}
 	pr := req.PageRequest.orDefault(defaultScorePageSize)
 	body := scoreRecordsBody{OpenID: req.OpenID, ScoreType: req.ScoreType, PageSize: pr.PageSize, PageNo: pr.PageNo}
-	return listPage(ctx, s.client, &epScoreRecords, body, pr, func(r *scoreRecordData) ScoreRecord {
+	return listPage(ctx, c, &epScoreRecords, body, pr, func(r *scoreRecordData) ScoreRecord {
 		return ScoreRecord{
 			ID: int64(r.ID), Amount: int64(r.Amount), Desc: string(r.Desc),
 			CreateTime: time.Time(r.CreateTime), UpdateTime: time.Time(r.UpdateTime),
@@ -446,6 +450,7 @@ func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*
 //		...
 //	}
 func (s *ScoreService) AllRecords(ctx context.Context, req *ScoreRecordsRequest) iter.Seq2[ScoreRecord, error] {
+	clientOf(s) // fails here, not when the iteration starts
 	var base ScoreRecordsRequest
 	if req != nil {
 		base = *req

@@ -44,11 +44,12 @@ func (b *smsVerifyBody) check(v *checker) {
 // answer came back the error matches ErrOutcomeUnknown: the message may have
 // gone out.
 func (s *SMSService) SendCode(ctx context.Context, phone string) error {
+	c := clientOf(s)
 	body := smsSendBody{Target: phone}
-	if err := s.client.validate(&epSMSSend, &body); err != nil {
+	if err := c.validate(&epSMSSend, &body); err != nil {
 		return err
 	}
-	_, _, err := call[json.RawMessage](ctx, s.client, &epSMSSend, &body, "")
+	_, _, err := call[json.RawMessage](ctx, c, &epSMSSend, &body, "")
 	return err
 }
 
@@ -56,11 +57,12 @@ func (s *SMSService) SendCode(ctx context.Context, phone string) error {
 // the code is right; a wrong code fails with an error matching
 // ErrSMSCodeWrong.
 func (s *SMSService) VerifyCode(ctx context.Context, phone, code string) error {
+	c := clientOf(s)
 	body := smsVerifyBody{Phone: phone, VerifyCode: code}
-	if err := s.client.validate(&epSMSVerify, &body); err != nil {
+	if err := c.validate(&epSMSVerify, &body); err != nil {
 		return err
 	}
 	// Whatever data a success holds is ignored.
-	_, _, err := call[json.RawMessage](ctx, s.client, &epSMSVerify, &body, "")
+	_, _, err := call[json.RawMessage](ctx, c, &epSMSVerify, &body, "")
 	return err
 }
