@@ -56,7 +56,11 @@
 // change_id derived from the old one, and returns the change_id that
 // applied. If that cannot finish within the context and the RetryPolicy,
 // the error is a *ScoreChangeUnresolvedError whose Request Score.Resolve
-// finishes later, from any process.
+// finishes later, from any process. One race stays open: an original
+// request delayed in the network past the rollback that answered "no such
+// change" applies when it arrives, after the change was sent again; a
+// per-attempt timeout (WithTimeout) well above the gateway's processing
+// time keeps that window small.
 //
 // # Tokens
 //

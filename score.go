@@ -180,52 +180,18 @@ type ScoreRecordPage = Page[ScoreRecord]
 // defaultScorePageSize is 3.5's page size when none is asked for.
 const defaultScorePageSize = 10
 
-// Change adds or subtracts points, exactly once.
+// Change adds or subtracts points (3.3), exactly once: see "Score changes:
+// exactly once" in the package documentation.
 //
-// The gateway deduplicates changes on change_id, so a request sent again
-// with the same ChangeID never applies twice: the gateway answers 150002,
-// and Change returns a result with AlreadyApplied set and no error. A
-// "system busy" answer (500) is repeated with the same ChangeID for that
-// reason.
-//
-// When an attempt ends without a definite answer (a timeout, a reset, a
-// proxy's error page, a cut-off answer), nobody knows whether the points
-// moved. Change then resolves the outcome itself, as section 3.4 of the
-// platform document prescribes: it rolls the change back by its change_id
-// alone (no statement_id), repeating until the gateway answers
-// definitively, either that it reversed the change (it had applied and is
-// now undone; 150002 means an earlier rollback already did) or that no
-// change was made with that change_id (nothing moved; 150004, or 1005 as
-// in 3.4's example). Then it sends the change again under a new change_id,
-// and repeats the whole resolution if that too goes unanswered. The new
-// change_id is derived from the old one (26 hex digits of a SHA-256), not
-// drawn at random, so that a resolution run twice from the same change_id,
-// say by a job that crashed before recording its result, sends the same
-// ids and is refused as a duplicate instead of applying the change again.
-// The result's ChangeID names the change_id that finally applied.
-//
-// The RetryPolicy bounds the resolution: at most MaxAttempts sends of the
-// change in all, each rollback repeated like any deduplicated call. A
-// rollback refused for another reason (say 150003: the points it would take
-// back are spent) settles nothing; the error then wraps that refusal. If the
-// caller's context ends, or the budget is spent, before the outcome is
-// settled, Change returns a *ScoreChangeUnresolvedError: errors.Is(err,
-// ErrOutcomeUnknown) holds, its Request carries the change_id of unknown
-// outcome, and Resolve finishes the job later, even from another process
-// (the request is JSON-serialisable). Persist it before anything else.
-//
-// Any other error is definite: the change did not apply. If a resolution
-// ran first, the request's ChangeID may be spent (rolled back), so send the
-// change again only with a NewChangeID, or through Resolve.
-//
-// One race is beyond the document's flow: an original request delayed on
-// its way (in a proxy's queue, say) past the rollback that answered "no
-// such change" is applied when it finally arrives, after the SDK has sent
-// the change again under the new change_id, so the points move twice. The
-// gateway offers no way to fence the old change_id off. A per-attempt
-// timeout (WithTimeout) well above the gateway's own processing time keeps
-// that window small; only a reconciliation against the member's score
-// records (Records) can detect it afterwards.
+// A change_id the gateway has seen (150002) returns a result with
+// AlreadyApplied set and no error; "system busy" is sent again under the
+// same change_id. When an attempt gets no definite answer, Change rolls the
+// change back by its change_id and sends it again under a derived one; the
+// result's ChangeID names the change_id that applied. If that cannot finish
+// within the context and the RetryPolicy, the error is a
+// *ScoreChangeUnresolvedError (it matches ErrOutcomeUnknown): persist its
+// Request and finish with Resolve. Any other error is definite: nothing
+// applied; send the change again only with a NewChangeID, or through Resolve.
 func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
 	c := clientOf(s)
 	if req == nil {
@@ -246,18 +212,12 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*Sc
 }
 
 // Resolve finishes a score change whose outcome is unknown: req is the
-// change as it was sent, its ChangeID the change_id of unknown outcome (the
-// Request of a *ScoreChangeUnresolvedError, or the request a job persisted
-// before calling Change). Resolve rolls that change back by change_id alone
-// and sends the change again under a derived change_id, as Change does
-// after an unanswered attempt, and answers the same way: a result naming
-// the change_id that applied, a *ScoreChangeUnresolvedError to run Resolve
-// on again later, or a definite error (the change is not applied).
-//
-// Resolve is safe to run more than once on the same request and after a
-// Change that did finish: the change ends up applied once. (A change that
-// stood is rolled back and applied again under a new change_id, so the
-// member's records show the pair.)
+// change as sent, its ChangeID the change_id of unknown outcome (the Request
+// of a *ScoreChangeUnresolvedError). It rolls that change back and sends it
+// again under a derived change_id, as Change does, and answers the same way.
+// It is safe to run more than once, and after a Change that finished: the
+// change ends up applied once (a change that stood is rolled back and
+// applied again, so the member's records show the pair).
 func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
 	c := clientOf(s)
 	if req == nil {
