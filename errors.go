@@ -33,23 +33,16 @@ type APIError struct {
 
 // Error implements error.
 func (e *APIError) Error() string {
-	var b strings.Builder
-	b.WriteString("ump: ")
-	b.WriteString(e.Method)
-	b.WriteString(": error ")
-	b.WriteString(strconv.FormatInt(e.Code, 10))
+	text := "ump: " + e.Method + ": error " + strconv.FormatInt(e.Code, 10)
 	if e.Message != "" {
 		// The field keeps the message verbatim; the text, which reaches
 		// logs, masks the phone or identity number a message may echo.
-		b.WriteString(": ")
-		b.WriteString(redact.Text(e.Message))
+		text += ": " + redact.Text(e.Message)
 	}
 	if e.HTTPStatus != 0 && e.HTTPStatus != 200 {
-		b.WriteString(" (HTTP ")
-		b.WriteString(strconv.Itoa(e.HTTPStatus))
-		b.WriteString(")")
+		text += " (HTTP " + strconv.Itoa(e.HTTPStatus) + ")"
 	}
-	return b.String()
+	return text
 }
 
 // Is reports whether the error carries a code that target stands for, or is a
@@ -171,19 +164,11 @@ type FieldError struct {
 
 // Error implements error.
 func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("ump: ")
-	b.WriteString(e.Method)
-	b.WriteString(": invalid request: ")
+	reasons := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(f.Field)
-		b.WriteString(": ")
-		b.WriteString(f.Reason)
+		reasons[i] = f.Field + ": " + f.Reason
 	}
-	return b.String()
+	return "ump: " + e.Method + ": invalid request: " + strings.Join(reasons, "; ")
 }
 
 // Has reports whether field is among the bad fields.

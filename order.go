@@ -18,14 +18,6 @@ import (
 // back points.
 type OrderService service
 
-// Neither call is deduplicated by the gateway as far as the document says,
-// so neither is sent again once the request may have reached it; the
-// Resolve methods send one again on purpose (see endpoint.resending).
-var (
-	epConsumeOrder = endpoint{method: "wk.user.consume.order", retry: retryNever}
-	epRefundOrder  = endpoint{method: "wk.user.refund.order", retry: retryNever}
-)
-
 // OrderDetails are the fields a sale (section 4.1) and a return (4.2) share.
 // Required: OrderNo, OpenID or Phone, ConsumeDate, OrderAmount (zero is sent
 // as 0) and OrderScore (zero or more). The rest is optional and left out of
@@ -157,6 +149,14 @@ type Settlement struct {
 	// one of the fields above is ignored.
 	Extra map[string]any
 }
+
+// Neither call is deduplicated by the gateway as far as the document says,
+// so neither is sent again once the request may have reached it; the
+// Resolve methods send one again on purpose (see endpoint.resending).
+var (
+	epConsumeOrder = endpoint{method: "wk.user.consume.order", retry: retryNever}
+	epRefundOrder  = endpoint{method: "wk.user.refund.order", retry: retryNever}
+)
 
 // SyncConsume reports a sale (4.1). An order_no already synced fails with an
 // error matching ErrAlreadyExists (150002). It is never sent again once the

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/greedc/ump-go/internal/redact"
@@ -331,14 +330,7 @@ type ScoreChangeUnresolvedError struct {
 
 // Error implements error. It names the change_id, never the member.
 func (e *ScoreChangeUnresolvedError) Error() string {
-	var b strings.Builder
-	b.WriteString("ump: ")
-	b.WriteString(e.Method)
-	b.WriteString(": outcome unknown (")
-	b.WriteString(e.Key)
-	b.WriteString("), resolution unfinished; finish it with Score.Resolve: ")
-	b.WriteString(e.Err.Error())
-	return b.String()
+	return "ump: " + e.Method + ": outcome unknown (" + e.Key + "), resolution unfinished; finish it with Score.Resolve: " + e.Err.Error()
 }
 
 // Unwrap returns the embedded *OutcomeUnknownError, which unwraps to the
