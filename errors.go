@@ -266,3 +266,47 @@ func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcom
 
 // Unwrap returns the failure that made the outcome unknown.
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
+// Retryable reports whether sending the same request again later may
+// succeed, or whether its outcome must be settled before anything else is
+// sent. It is true for transport failures, "system busy", proxy pages,
+// token, sign, clock and quota trouble (the answers the document gives no
+// code for), ErrTokenBudgetExhausted, ErrNoToken and ErrOutcomeUnknown
+// (settle those with the Resolve methods, which resend under the same key).
+// It is false for a *ValidationError and for the platform's business
+// refusals: every other code of the document's table, such as member not
+// bound, insufficient points or a duplicate key. A queue that holds work for
+// the platform keeps a retryable failure and sets a refusal aside.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrOutcomeUnknown) {
+		return true // a refusal inside it proves nothing about the earlier attempt
+	}
+	var verr *ValidationError
+	if errors.As(err, &verr) {
+		return false
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.retryable()
+	}
+	// Transport and response errors, an exhausted or unreachable token, a
+	// token store that failed, an ended context: all may pass.
+	return true
+}
+
+// retryable reports whether the refusal is trouble that may pass rather
+// than the platform's considered answer.
+func (e *APIError) retryable() bool {
+	if e.tokenInvalid || e.Code == 500 || (e.Code == 1001 && codeMeansBusy1001[e.Method]) {
+		return true
+	}
+	_, documented := documentedCodes[e.Code]
+	return !documented
+}
+
+// codeMeansBusy1001 lists the calls whose own table gives 1001 as "system
+// busy" (3.6, 3.7) where the global table reads "invalid parameters".
+var codeMeansBusy1001 = map[string]bool{"wk.user.code.generate": true, "wk.user.code.parsing": true}
