@@ -241,7 +241,7 @@ func TestE2EOrders(t *testing.T) {
 	assert.Equal(t, int64(100), srv.Balance(openID))
 	o, ok := srv.Order("S1")
 	require.True(t, ok)
-	assert.Equal(t, 1000.4, o.Amount, "the amount arrived exact")
+	assert.Equal(t, ump.Yuan(1000, 40), o.Amount, "the amount arrived exact")
 	assert.Equal(t, sale.OrderID, o.ID)
 	assert.Equal(t, sale.StatementID, o.StatementID)
 	assert.True(t, o.ConsumeDate.Equal(e2eStart.Add(-time.Hour)), "consume_date in Beijing time: %v", o.ConsumeDate)

@@ -105,10 +105,9 @@
 //     each verifies once; 10 per phone per Beijing day (140004); a wrong,
 //     used or expired code is 140005.
 //
-// Member, Statement, Level, Order and Coupon, the state a test seeds and
-// inspects, are aliases of the emulator's own types, declared once in
-// package github.com/greedc/ump-go/internal/platform; their fields are
-// documented there (go doc github.com/greedc/ump-go/internal/platform.Member).
+// Member, Statement, Level, Order and Coupon are the state a test seeds and
+// inspects, copied in and out of the emulator: changing a value a method
+// returned changes nothing on the server.
 //
 // # Codes the document does not define
 //

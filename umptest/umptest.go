@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/greedc/ump-go"
-	"github.com/greedc/ump-go/internal/platform"
+	"github.com/greedc/ump-go/umptest/internal/engine"
 )
 
 // The app a server serves unless WithApp says otherwise.
@@ -105,7 +105,7 @@ func WithTLS() Option { return func(c *config) { c.tls = true } }
 // it on any address (`ump sandbox` does); NewServer serves it on an
 // httptest server. It is safe for concurrent use.
 type Handler struct {
-	p     *platform.Platform
+	p     *engine.Platform
 	clock *Clock
 	log   *slog.Logger
 
@@ -134,7 +134,7 @@ func NewHandler(opts ...Option) *Handler {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	return &Handler{
-		p: platform.New(platform.Config{
+		p: engine.New(engine.Config{
 			AppID: cfg.appID, AppSecret: cfg.appSecret, Now: cfg.clock.Now, Seed: cfg.seed,
 			RefreshGrace: cfg.grace, ObtainsPerDay: cfg.obtains, RefreshesPerDay: cfg.refreshes,
 			MemberCodeTTL: cfg.codeTTL, SMSPerDay: cfg.smsPerDay,
@@ -303,14 +303,14 @@ func (h *Handler) pickFault(method string) *Fault {
 	return nil
 }
 
-// ServeHTTP implements http.Handler: the fault, if any, then the platform.
+// ServeHTTP implements http.Handler: the fault, if any, then the engine.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	method, _ := platform.ParsePath(r.URL.Path)
+	method, _ := engine.ParsePath(r.URL.Path)
 	rec := &Request{Time: h.clock.Now(), Method: method, Verb: r.Method, Query: redactQuery(r.URL.Query()), Body: body}
 	if err != nil {
-		rec.Status, rec.Code = http.StatusRequestEntityTooLarge, platform.CodeInvalidParams
+		rec.Status, rec.Code = http.StatusRequestEntityTooLarge, engine.CodeInvalidParams
 		h.respond(w, r, rec, start, plain(http.StatusRequestEntityTooLarge, "request body too large\n"))
 		return
 	}
@@ -327,7 +327,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	reply := h.p.Handle(platform.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: r.URL.Query(), Body: body})
+	reply := h.p.Handle(engine.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: r.URL.Query(), Body: body})
 	h.count(method, reply)
 	rec.Status, rec.Code = reply.Status, reply.Code
 	answer := envelope(reply.Status, reply.Body)
@@ -362,7 +362,7 @@ func preApply(r *http.Request, f *Fault, rec *Request) func(http.ResponseWriter)
 		rec.Status = status
 		return plain(status, strconv.Itoa(status)+" "+http.StatusText(status)+"\n")
 	case SystemBusy:
-		reply := platform.SystemBusy()
+		reply := engine.SystemBusy()
 		rec.Status, rec.Code = reply.Status, reply.Code
 		return envelope(reply.Status, reply.Body)
 	case HTMLPage:
@@ -379,7 +379,7 @@ func preApply(r *http.Request, f *Fault, rec *Request) func(http.ResponseWriter)
 }
 
 // count updates the stats from the platform's reply.
-func (h *Handler) count(method string, reply platform.Reply) {
+func (h *Handler) count(method string, reply engine.Reply) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if reply.Rejected {

@@ -1,4 +1,4 @@
-package platform
+package engine
 
 import (
 	"fmt"
@@ -38,9 +38,12 @@ type Statement struct {
 	Delta int64
 	Desc  string
 	Time  time.Time
-	// Reverses is the statement a rollback reversed; ReversedBy the
-	// rollback that reversed this one.
-	Reverses, ReversedBy string
+	// Reverses is the statement a rollback reversed (part of); ReversedBy
+	// the rollbacks that reversed this one, oldest first, and Reversed the
+	// points they took back in all.
+	Reverses   string
+	ReversedBy []string
+	Reversed   int64
 }
 
 // statement is a ledger entry; reverses and reversedBy link a rollback and
@@ -56,7 +59,8 @@ type statement struct {
 	desc       string
 	at         time.Time
 	reverses   *statement
-	reversedBy *statement
+	reversedBy []*statement
+	reversed   int64 // points the reversedBy rollbacks took back, positive
 }
 
 func (s *statement) view() Statement {
@@ -65,9 +69,10 @@ func (s *statement) view() Statement {
 	if s.reverses != nil {
 		v.Reverses = s.reverses.id
 	}
-	if s.reversedBy != nil {
-		v.ReversedBy = s.reversedBy.id
+	for _, rb := range s.reversedBy {
+		v.ReversedBy = append(v.ReversedBy, rb.id)
 	}
+	v.Reversed = s.reversed
 	return v
 }
 
@@ -156,7 +161,7 @@ type scoreChangeIn struct {
 	OpenID       wire.String `json:"open_id"`
 	Score        optInt      `json:"score"`
 	OutBizNo     wire.String `json:"out_biz_no"`
-	OrderAmount  number      `json:"order_amount"`
+	OrderAmount  amount      `json:"order_amount"`
 	ChangeReason wire.String `json:"change_reason"`
 	ChangeEvent  wire.String `json:"change_event"`
 	ChangeID     wire.String `json:"change_id"`
@@ -278,7 +283,7 @@ func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	if target == nil || target.openID != m.OpenID {
 		return nil, nil, fail(CodeStatementNotFound)
 	}
-	if target.reversedBy != nil {
+	if len(target.reversedBy) > 0 {
 		return nil, nil, failMsg(CodeDuplicate, "statement already rolled back")
 	}
 	amount := abs(target.delta)
@@ -297,7 +302,8 @@ func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	}
 	rb := &statement{kind: KindRollback, changeID: id, delta: delta, desc: "积分回退", at: r.now, reverses: target}
 	p.post(m, rb)
-	target.reversedBy = rb
+	target.reversedBy = append(target.reversedBy, rb)
+	target.reversed += amount
 	p.score.rollbacks[id] = rb
 	return statementData{StatementID: target.id}, nil, nil
 }

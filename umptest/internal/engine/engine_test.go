@@ -1,4 +1,4 @@
-package platform
+package engine
 
 import (
 	"bytes"
@@ -230,7 +230,8 @@ func TestRollbackRules(t *testing.T) {
 		require.Len(t, ledger, 2)
 		require.Equal(t, Statement{ID: ledger[1].ID, RecordID: ledger[1].RecordID, OpenID: id, ChangeID: "r1", Kind: KindRollback,
 			Delta: -100, Desc: "积分回退", Time: t0, Reverses: s1}, ledger[1])
-		require.Equal(t, ledger[1].ID, ledger[0].ReversedBy)
+		require.Equal(t, []string{ledger[1].ID}, ledger[0].ReversedBy)
+		require.Equal(t, int64(100), ledger[0].Reversed)
 	})
 	t.Run("statement mode needs a change_id no change used", func(t *testing.T) {
 		f := newFixture(t)

@@ -1,4 +1,4 @@
-// Package platform emulates the member open platform's gateway: its state
+// Package engine emulates the member open platform's gateway: its state
 // (tokens, members, levels, points, orders, coupons, SMS codes) and the rules
 // of its nineteen calls, as the platform document and NOTES.md describe them.
 //
@@ -9,7 +9,7 @@
 // All state sits behind one mutex and every call runs under it, so the
 // ledger stays consistent (a member's balance is always the sum of the
 // member's statements) however many clients call at once.
-package platform
+package engine
 
 import (
 	"bytes"

@@ -1,9 +1,10 @@
-package platform
+package engine
 
 import (
 	"encoding/json"
 	"time"
 
+	"github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/internal/wire"
 )
 
@@ -18,8 +19,8 @@ type Order struct {
 	// ledger entry the order booked.
 	ID          int64
 	StatementID string
-	// Amount is the order_amount, in yuan.
-	Amount float64
+	// Amount is the order_amount.
+	Amount ump.Amount
 	// Score is the order_score: points granted (4.1) or taken back (4.2).
 	Score int64
 	// Refunded is the points later refunds took back (consume orders only).
@@ -49,7 +50,7 @@ type orderIn struct {
 	OpenID        wire.String                      `json:"open_id"`
 	Phone         wire.String                      `json:"phone"`
 	ConsumeDate   wire.DateTime                    `json:"consume_date"`
-	OrderAmount   number                           `json:"order_amount"`
+	OrderAmount   amount                           `json:"order_amount"`
 	OrderNo       wire.String                      `json:"order_no"`
 	ParentOrderNo wire.String                      `json:"parent_order_no"`
 	Desc          wire.String                      `json:"desc"`

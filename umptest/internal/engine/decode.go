@@ -1,13 +1,13 @@
-package platform
+package engine
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/internal/wire"
 )
 
@@ -26,29 +26,25 @@ func (r *request) decode(v any) *Fail {
 	return nil
 }
 
-// number is a lenient decimal (Double in the document): a JSON number, a
-// numeric string, or null/"" (absent).
-type number struct {
-	v   float64
+// amount is a lenient sum of money (Double in the document): a JSON number
+// or a numeric string, read exactly as ump.Amount reads it (a value finer
+// than a fen is refused), or null/"" (absent).
+type amount struct {
+	v   ump.Amount
 	set bool
 }
 
-func (n *number) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
-		*n = number{}
+func (a *amount) UnmarshalJSON(b []byte) error {
+	t := strings.TrimSpace(string(b))
+	if t == "null" || t == `""` {
+		*a = amount{}
 		return nil
 	}
-	s = strings.TrimSpace(strings.Trim(s, `"`))
-	if s == "" {
-		*n = number{}
-		return nil
+	var v ump.Amount
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return errors.New("not a number: " + s)
-	}
-	*n = number{v: v, set: true}
+	*a = amount{v: v, set: true}
 	return nil
 }
 
