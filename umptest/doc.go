@@ -29,9 +29,16 @@
 // nineteen methods; the verb is GET or POST; timestamp (epoch milliseconds)
 // is within 3 s of the server's clock; the credential (app_id for 2.1,
 // refresh_token for 2.2, access_token otherwise) is known and not expired;
-// sign is ump.Sign over the query and the exact body bytes received.
+// sign is the document's signature over the query and the exact body bytes
+// received, computed by the emulator's own implementation (not ump.Sign),
+// so a signing bug in the SDK is caught rather than shared.
 //
 // # Answers
+//
+// Every answer, success or refusal, and the answers of faults that answer,
+// carries an HTTP Date header stamped from the server's Clock (UTC,
+// http.TimeFormat), as a real gateway's carries its own time; the fault
+// NoDate leaves it out.
 //
 // Each method answers in the envelope shape of its example in the document,
 // so a client must decode them all: error_code 200 with error_message ""

@@ -37,10 +37,15 @@ const (
 	// DropAfterApply applies the call, then closes the connection without
 	// answering: the answer is lost.
 	DropAfterApply
+	// NoDate applies the call and answers normally, but without the HTTP
+	// Date header every other answer carries, like a proxy that strips it:
+	// a client learning the gateway's clock from Date must cope without.
+	NoDate
 )
 
 var faultNames = [...]string{Delay: "Delay", HTTPStatus: "HTTPStatus", SystemBusy: "SystemBusy", HTMLPage: "HTMLPage",
-	MalformedBody: "MalformedBody", DropBeforeApply: "DropBeforeApply", DropAfterApply: "DropAfterApply"}
+	MalformedBody: "MalformedBody", DropBeforeApply: "DropBeforeApply", DropAfterApply: "DropAfterApply",
+	NoDate: "NoDate"}
 
 // String returns the kind's name, such as "DropAfterApply".
 func (k FaultKind) String() string {

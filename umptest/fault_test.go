@@ -59,6 +59,10 @@ func TestEachFaultKind(t *testing.T) {
 		{umptest.Fault{Kind: umptest.DropAfterApply}, true, func(t *testing.T, a answer) {
 			require.Error(t, a.err)
 		}},
+		{umptest.Fault{Kind: umptest.NoDate}, true, func(t *testing.T, a answer) {
+			require.True(t, a.success(), "%s", a.body)
+			require.NotContains(t, a.header, "Date")
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.fault.Kind.String(), func(t *testing.T) {

@@ -342,6 +342,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // respond records the request, then answers, then logs: a client that has
 // its answer (or lost its connection) finds the request already recorded.
+// Every answer carries Date from the server's clock, as a real server's
+// carries its own time, unless the fault is NoDate.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec *Request, start time.Time, answer func(http.ResponseWriter)) {
 	h.mu.Lock()
 	if len(h.requests) >= h.maxRequests {
@@ -350,6 +352,11 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec *Request, 
 	h.requests = append(h.requests, *rec)
 	h.mu.Unlock()
 	defer h.logCall(r.Context(), rec, start) // also when drop aborts the handler
+	if rec.Fault == NoDate {
+		w.Header()["Date"] = nil // net/http adds Date unless told not to
+	} else {
+		w.Header().Set("Date", h.clock.Now().UTC().Format(http.TimeFormat))
+	}
 	answer(w)
 }
 

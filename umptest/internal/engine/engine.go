@@ -269,7 +269,7 @@ func (p *Platform) Handle(c Call) Reply {
 	if f != nil {
 		return p.reject(status, f)
 	}
-	if c.Query.Get("sign") != ump.Sign(c.Query, c.Body, secret) {
+	if !signed(c.Query, c.Body, secret) {
 		return p.reject(http.StatusOK, fail(CodeBadSign))
 	}
 	params, f := businessParams(c)
