@@ -15,7 +15,10 @@ type FaultKind int
 const (
 	// Delay answers normally after Fault.Delay. If the client gives up
 	// meanwhile, the wait ends early and the call is still applied: its
-	// answer is lost, as with a slow gateway that finishes the work.
+	// answer is lost. Ending the wait when the client gives up keeps tests
+	// fast, but it is a synchronisation no real gateway has (the call
+	// applies exactly when the client stops waiting, before it can send
+	// again); LateApply is the gateway that really finishes late.
 	Delay FaultKind = iota + 1
 	// HTTPStatus answers Fault.Status (default 503) with a short plain-text
 	// body, without applying the call.
@@ -41,11 +44,23 @@ const (
 	// Date header every other answer carries, like a proxy that strips it:
 	// a client learning the gateway's clock from Date must cope without.
 	NoDate
+	// LateApply is a slow gateway that finishes the work after the client
+	// gave up: it takes the call's key (change_id for 3.3 and 3.4, order_no
+	// for 4.1 and 4.2), waits the whole Fault.Delay whatever the client
+	// does, then applies the call and answers (to nobody, if the client hung
+	// up). Like a gateway holding a row lock on the key, a resend under the
+	// same key meanwhile waits until the late original has committed, then
+	// is refused as a duplicate (150002): exactly one of them applies. A
+	// call of another method just applies late. A rollback by change_id
+	// alone (3.4) does not wait for a late change: it reads the change
+	// table without locking, as a real gateway would, and finds nothing yet
+	// (150004).
+	LateApply
 )
 
 var faultNames = [...]string{Delay: "Delay", HTTPStatus: "HTTPStatus", SystemBusy: "SystemBusy", HTMLPage: "HTMLPage",
 	MalformedBody: "MalformedBody", DropBeforeApply: "DropBeforeApply", DropAfterApply: "DropAfterApply",
-	NoDate: "NoDate"}
+	NoDate: "NoDate", LateApply: "LateApply"}
 
 // String returns the kind's name, such as "DropAfterApply".
 func (k FaultKind) String() string {
@@ -77,7 +92,7 @@ type Fault struct {
 	// generator (WithSeed); 0 hits every call.
 	Rate float64
 	// Delay is waited before the fault acts, whatever its kind: the length
-	// of a Delay fault, and a slow start for the others.
+	// of a Delay or LateApply fault, and a slow start for the others.
 	Delay time.Duration
 	// Status is the HTTP status of HTTPStatus (default 503) and HTMLPage
 	// (default 502).

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -26,4 +27,27 @@ func TestRequestsKeepsTheNewest(t *testing.T) {
 	h.ResetStats()
 	require.Empty(t, h.Requests())
 	require.Empty(t, h.Stats().Calls)
+}
+
+// TestKeyLockSerialisesOneKey: a second holder of a key waits for the
+// first; another key does not; the table forgets keys nobody holds.
+func TestKeyLockSerialisesOneKey(t *testing.T) {
+	var k keyLocks
+	unlock := k.lock("a")
+	k.lock("b")() // another key is free
+	got, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		release := k.lock("a")
+		close(got)
+		release()
+		close(done)
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second holder took a held key")
+	case <-time.After(50 * time.Millisecond):
+	}
+	unlock()
+	<-done
+	require.Empty(t, k.locks)
 }

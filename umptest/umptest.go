@@ -114,6 +114,7 @@ type Handler struct {
 	faults   map[string][]*fault
 	stats    Stats
 	requests []Request
+	keys     keyLocks
 	// maxRequests is MaxRequests; a field so tests can lower it.
 	maxRequests int
 }
@@ -315,10 +316,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	call := engine.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: r.URL.Query(), Body: body, Received: rec.Time}
 	f := h.pickFault(method)
 	if f != nil {
 		rec.Fault = f.Kind
-		if f.Delay > 0 {
+		if f.Delay > 0 && f.Kind != LateApply {
 			wait(r.Context(), f.Delay)
 		}
 		if !f.Kind.applies() {
@@ -327,7 +329,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	reply := h.p.Handle(engine.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: r.URL.Query(), Body: body})
+	reply := h.apply(call, f)
 	h.count(method, reply)
 	rec.Status, rec.Code = reply.Status, reply.Code
 	answer := envelope(reply.Status, reply.Body)
@@ -338,6 +340,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Status, answer = http.StatusOK, envelope(http.StatusOK, reply.Body[:len(reply.Body)/2])
 	}
 	h.respond(w, r, rec, start, answer)
+}
+
+// apply hands the call to the engine under its write key, if it has one, so
+// that writes of one key are serialised like a real gateway's: a LateApply
+// call holds the key through its whole delay, and a resend under the same
+// key waits for it, whether or not either client is still there.
+func (h *Handler) apply(call engine.Call, f *Fault) engine.Reply {
+	if key := engine.WriteKey(call); key != "" {
+		defer h.keys.lock(key)()
+	}
+	if f != nil && f.Kind == LateApply && f.Delay > 0 {
+		time.Sleep(f.Delay) // the client's hanging up does not hurry a real gateway
+	}
+	return h.p.Handle(call)
 }
 
 // respond records the request, then answers, then logs: a client that has
@@ -459,6 +475,44 @@ func drop(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler) // HTTP/2: abort the stream
+}
+
+// keyLocks serialises the calls that write one key.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+// keyLock is one key's lock: a token in held, and how many calls hold or
+// wait for it, so the entry goes when the last one leaves.
+type keyLock struct {
+	held  chan struct{}
+	users int
+}
+
+// lock takes key's lock, waiting as long as it takes, and returns its
+// release.
+func (k *keyLocks) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{held: make(chan struct{}, 1)}
+		k.locks[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.held <- struct{}{}
+	return func() {
+		<-l.held
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // wait sleeps for d, or until the client gives up.

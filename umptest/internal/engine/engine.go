@@ -143,6 +143,10 @@ type Call struct {
 	Query  url.Values
 	Body   []byte
 	Method string // gateway method; filled by ParsePath when empty
+	// Received is when the request arrived; its timestamp is checked
+	// against this, so a call the gateway applies late is not refused as
+	// stale. Zero means now.
+	Received time.Time
 }
 
 // Reply is the gateway's answer to a Call.
@@ -262,7 +266,11 @@ func (p *Platform) Handle(c Call) Reply {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.cfg.Now()
-	if f := p.checkTimestamp(c.Query.Get("timestamp"), now); f != nil {
+	received := c.Received
+	if received.IsZero() {
+		received = now
+	}
+	if f := p.checkTimestamp(c.Query.Get("timestamp"), received); f != nil {
 		return p.reject(http.StatusOK, f)
 	}
 	secret, status, f := p.authenticate(m.cred, c.Query, now)
@@ -278,6 +286,48 @@ func (p *Platform) Handle(c Call) Reply {
 	}
 	data, pg, f := m.run(p, &request{now: now, query: c.Query, params: params})
 	return styledReply(m.style, data, pg, f)
+}
+
+// keyParams are the parameters a keyed write is unique on.
+type keyParams struct {
+	ChangeID wire.String `json:"change_id"`
+	OrderNo  wire.String `json:"order_no"`
+}
+
+// WriteKey returns the unique key a call writes under, or "" for a call
+// that writes none: change_id for 3.3, the rollback's change_id for 3.4 (a
+// key space of its own, as 3.4 reads 3.3's changes without locking them),
+// order_no for 4.1 and 4.2 (one space: an order_no is synced once, as a
+// consume or a refund order). A real gateway serialises writes of one key
+// (a unique index, a row lock); package umptest does so with these keys.
+func WriteKey(c Call) string {
+	var prefix string
+	switch c.Method {
+	case "wk.user.event.score.change":
+		prefix = "change_id:"
+	case "wk.user.event.score.rollback":
+		prefix = "rollback change_id:"
+	case "wk.user.consume.order", "wk.user.refund.order":
+		prefix = "order_no:"
+	default:
+		return ""
+	}
+	params, f := businessParams(c)
+	if f != nil {
+		return ""
+	}
+	var k keyParams
+	if json.Unmarshal(params, &k) != nil {
+		return ""
+	}
+	v := k.ChangeID
+	if prefix == "order_no:" {
+		v = k.OrderNo
+	}
+	if blank(v) {
+		return ""
+	}
+	return prefix + string(v)
 }
 
 func (p *Platform) reject(status int, f *Fail) Reply {

@@ -469,3 +469,32 @@ func TestGatewayRefusals(t *testing.T) {
 	q := url.Values{"access_token": {f.token, f.token}, "timestamp": {strconv.FormatInt(t0.UnixMilli(), 10)}}
 	failed(t, f.decode(f.p.Handle(Call{Verb: http.MethodPost, Path: "/gw/gateway/wk.user.level.list/v1", Query: q})), CodeInvalidParams)
 }
+
+// TestTimestampIsCheckedAgainstArrival: a call applied late (umptest's
+// LateApply) is judged by when it arrived, not by when it is applied.
+func TestTimestampIsCheckedAgainstArrival(t *testing.T) {
+	f := newFixture(t)
+	q := url.Values{"access_token": {f.token}, "timestamp": {strconv.FormatInt(f.now.UnixMilli(), 10)}}
+	q.Set("sign", signature(q, nil, testSecret))
+	arrived := f.now
+	f.advance(time.Minute)
+	c := Call{Verb: http.MethodPost, Path: "/gw/gateway/wk.user.level.list/v1", Query: q, Received: arrived}
+	ok[json.RawMessage](t, f.decode(f.p.Handle(c)))
+	c.Received = time.Time{}
+	failed(t, f.decode(f.p.Handle(c)), CodeStaleTimestamp)
+}
+
+// TestWriteKey names the unique key of each keyed write.
+func TestWriteKey(t *testing.T) {
+	for _, tc := range []struct{ method, body, want string }{
+		{"wk.user.event.score.change", `{"change_id":"c1"}`, "change_id:c1"},
+		{"wk.user.event.score.rollback", `{"change_id":"c1"}`, "rollback change_id:c1"},
+		{"wk.user.consume.order", `{"order_no":"S1"}`, "order_no:S1"},
+		{"wk.user.refund.order", `{"order_no":"S1","change_id":"x"}`, "order_no:S1"},
+		{"wk.user.info.query", `{"change_id":"c1"}`, ""},
+		{"wk.user.event.score.change", `{"change_id":""}`, ""},
+		{"wk.user.event.score.change", `not json`, ""},
+	} {
+		require.Equal(t, tc.want, WriteKey(Call{Method: tc.method, Body: []byte(tc.body)}), tc.method+" "+tc.body)
+	}
+}
