@@ -41,6 +41,10 @@ type config struct {
 	codeTTL          time.Duration
 	smsPerDay        int
 	tls              bool
+	smsEnvelope      bool
+	pageSizeCap      int
+	ignorePageNo     bool
+	noTotalCount     bool
 }
 
 // Option configures a Handler or Server.
@@ -97,6 +101,25 @@ func WithMemberCodeTTL(d time.Duration) Option { return func(c *config) { c.code
 // day. The default is 10.
 func WithSMSPerDay(n int) Option { return func(c *config) { c.smsPerDay = n } }
 
+// WithSMSEnvelope answers the successes of 6.1 and 6.2 in the usual
+// envelope ({"success":true,"error_code":200,...}) instead of the {} the
+// document shows. Failures carry the envelope either way.
+func WithSMSEnvelope() Option { return func(c *config) { c.smsEnvelope = true } }
+
+// WithPageSizeCap makes paged calls (3.5, 3.8, 5.5) serve at most n items a
+// page while pageSize echoes the size asked, like a gateway with a hard
+// page-size limit: asked for 100 with n = 7, page 2 holds items 8 to 14 and
+// says pageSize 100. n <= 0 means no cap (the default).
+func WithPageSizeCap(n int) Option { return func(c *config) { c.pageSizeCap = n } }
+
+// WithPageNoIgnored makes paged calls serve the first page whatever page is
+// asked, echoing the pageNo asked: a client paging on must notice the
+// repeat rather than loop.
+func WithPageNoIgnored() Option { return func(c *config) { c.ignorePageNo = true } }
+
+// WithoutTotalCount leaves totalCount out of paged answers.
+func WithoutTotalCount() Option { return func(c *config) { c.noTotalCount = true } }
+
 // WithTLS makes NewServer serve HTTPS, like the real gateway; Server.Client
 // trusts its certificate. NewHandler ignores it.
 func WithTLS() Option { return func(c *config) { c.tls = true } }
@@ -138,7 +161,8 @@ func NewHandler(opts ...Option) *Handler {
 		p: engine.New(engine.Config{
 			AppID: cfg.appID, AppSecret: cfg.appSecret, Now: cfg.clock.Now, Seed: cfg.seed,
 			RefreshGrace: cfg.grace, ObtainsPerDay: cfg.obtains, RefreshesPerDay: cfg.refreshes,
-			MemberCodeTTL: cfg.codeTTL, SMSPerDay: cfg.smsPerDay,
+			MemberCodeTTL: cfg.codeTTL, SMSPerDay: cfg.smsPerDay, SMSEnvelope: cfg.smsEnvelope,
+			PageSizeCap: int64(cfg.pageSizeCap), IgnorePageNo: cfg.ignorePageNo, NoTotalCount: cfg.noTotalCount,
 		}),
 		clock:  cfg.clock,
 		log:    cfg.logger,

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +70,25 @@ func (n *optInt) UnmarshalJSON(b []byte) error {
 	*n = optInt{v: int64(v), set: true}
 	return nil
 }
+
+// integer is an optInt the document types Integer: a Java int, so a value
+// outside the int32 range is refused (1001 naming the parameter) instead of
+// wrapping.
+type integer struct{ optInt }
+
+func (n *integer) UnmarshalJSON(b []byte) error {
+	if err := n.optInt.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if !fitsInteger(n.v) {
+		return &json.UnmarshalTypeError{Value: "number " + strconv.FormatInt(n.v, 10), Type: reflect.TypeFor[int32]()}
+	}
+	return nil
+}
+
+// fitsInteger reports whether n fits the document's Integer (int32): every
+// score, points and count the platform keeps.
+func fitsInteger(n int64) bool { return n >= math.MinInt32 && n <= math.MaxInt32 }
 
 // blank reports a required string parameter that is missing or empty.
 func blank(s wire.String) bool { return strings.TrimSpace(string(s)) == "" }

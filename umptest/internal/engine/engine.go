@@ -51,6 +51,16 @@ type Config struct {
 	// codes sent to one phone per Beijing day (10).
 	SMSCodeTTL time.Duration
 	SMSPerDay  int
+	// SMSEnvelope answers 6.1 and 6.2's successes in the usual envelope
+	// instead of the document's {}.
+	SMSEnvelope bool
+	// PageSizeCap, when above zero, is the most items a page serves, while
+	// pageSize echoes the size asked; pages are cut at the capped size.
+	PageSizeCap int64
+	// IgnorePageNo serves the first page whatever page is asked (echoing
+	// the number asked); NoTotalCount leaves totalCount out of paged
+	// answers. Both emulate gateways a client must not loop on.
+	IgnorePageNo, NoTotalCount bool
 }
 
 func (c *Config) defaults() {
@@ -223,8 +233,8 @@ func init() {
 		"wk.coupon.sync.status":        {credAccessToken, styleNull, (*Platform).couponStatus},
 		"wk.coupon.verification":       {credAccessToken, styleNullNoPaging, (*Platform).couponVerify},
 		"wk.coupon.user.list":          {credAccessToken, styleNull, (*Platform).couponList},
-		"wk.sms.verify.send":           {credAccessToken, styleCode200, (*Platform).smsSend},
-		"wk.sms.verify.judge":          {credAccessToken, styleCode200, (*Platform).smsJudge},
+		"wk.sms.verify.send":           {credAccessToken, styleEmpty, (*Platform).smsSend},
+		"wk.sms.verify.judge":          {credAccessToken, styleEmpty, (*Platform).smsJudge},
 	}
 }
 
@@ -285,7 +295,14 @@ func (p *Platform) Handle(c Call) Reply {
 		return styledReply(m.style, nil, nil, f)
 	}
 	data, pg, f := m.run(p, &request{now: now, query: c.Query, params: params})
-	return styledReply(m.style, data, pg, f)
+	st := m.style
+	if st == styleEmpty && p.cfg.SMSEnvelope {
+		st = styleCode200
+	}
+	if pg != nil {
+		pg.omitTotal = p.cfg.NoTotalCount
+	}
+	return styledReply(st, data, pg, f)
 }
 
 // keyParams are the parameters a keyed write is unique on.
@@ -407,6 +424,20 @@ func beijingDay(t time.Time) string { return t.In(wire.Beijing).Format(wire.Date
 // paging is the paging fields of a paged answer.
 type paging struct {
 	PageNo, PageSize, TotalCount int64
+	omitTotal                    bool // leave totalCount out (Config.NoTotalCount)
+}
+
+// window returns the slice bounds of the page asked over n items, as the
+// platform serves it: at most PageSizeCap items, the first page when
+// IgnorePageNo.
+func (p *Platform) window(no, size int64, n int) (int, int) {
+	if p.cfg.IgnorePageNo {
+		no = 1
+	}
+	if c := p.cfg.PageSizeCap; c > 0 && size > c {
+		size = c
+	}
+	return window(no, size, n)
 }
 
 // window returns the slice bounds of page no of size over n items.

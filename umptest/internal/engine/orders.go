@@ -55,10 +55,10 @@ type orderIn struct {
 	ParentOrderNo wire.String                      `json:"parent_order_no"`
 	Desc          wire.String                      `json:"desc"`
 	ShopID        optInt                           `json:"shop_id"`
-	OrderScore    optInt                           `json:"order_score"`
+	OrderScore    integer                          `json:"order_score"`
 	MaterialInfo  wire.JSONString[json.RawMessage] `json:"material_info"`
 	FinEntityInfo wire.JSONString[json.RawMessage] `json:"fin_entity_info"`
-	PseaZjlx      optInt                           `json:"psea_zjlx"`
+	PseaZjlx      integer                          `json:"psea_zjlx"`
 	PseaZjlxName  wire.String                      `json:"psea_zjlx_name"`
 	PseaZjhm      wire.String                      `json:"psea_zjhm"`
 	BillHead      wire.String                      `json:"bill_head"`
@@ -102,7 +102,11 @@ func (p *Platform) orderMember(in *orderIn, refund bool) (*member, *Fail) {
 
 // consumeOrder is 4.1: grants order_score points with one statement. An
 // order_no already synced (as a consume or a refund order) is 150002, which
-// lets a caller who lost the answer learn that the order went through.
+// lets a caller who lost the answer learn that the order went through: the
+// document names no code for a repeated order_no, and 150002 ("唯一标识已存在")
+// is its points section's code for a repeated key, which an order (it grants
+// points) is taken to share. A balance or growth value pushed past the
+// Integer range is 1001.
 func (p *Platform) consumeOrder(r *request) (any, *paging, *Fail) {
 	var in orderIn
 	if f := r.decode(&in); f != nil {
@@ -115,6 +119,9 @@ func (p *Platform) consumeOrder(r *request) (any, *paging, *Fail) {
 	no := string(in.OrderNo)
 	if p.orders[no] != nil {
 		return nil, nil, failMsg(CodeDuplicate, "order_no")
+	}
+	if !fitsInteger(m.Score+in.OrderScore.v) || !fitsInteger(m.Growth+in.OrderScore.v) {
+		return nil, nil, failMsg(CodeInvalidParams, "order_score: the balance or growth value would leave the Integer range")
 	}
 	desc := string(in.Desc)
 	if desc == "" {

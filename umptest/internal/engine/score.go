@@ -159,7 +159,7 @@ func (p *Platform) Audit() error {
 // scoreChangeIn is 3.3's body.
 type scoreChangeIn struct {
 	OpenID       wire.String `json:"open_id"`
-	Score        optInt      `json:"score"`
+	Score        integer     `json:"score"`
 	OutBizNo     wire.String `json:"out_biz_no"`
 	OrderAmount  amount      `json:"order_amount"`
 	ChangeReason wire.String `json:"change_reason"`
@@ -216,6 +216,9 @@ func (p *Platform) scoreChange(r *request) (any, *paging, *Fail) {
 	if sign < 0 && m.Score < in.Score.v {
 		return nil, nil, fail(CodeInsufficient)
 	}
+	if !fitsInteger(m.Score + sign*in.Score.v) {
+		return nil, nil, failMsg(CodeInvalidParams, "score: the balance would leave the Integer range")
+	}
 	st := &statement{kind: KindChange, changeID: id, orderNo: string(in.OutBizNo), delta: sign * in.Score.v,
 		desc: string(in.ChangeReason), at: r.now}
 	p.post(m, st)
@@ -232,20 +235,24 @@ type statementData struct {
 type scoreRollbackIn struct {
 	OpenID        wire.String `json:"open_id"`
 	StatementID   wire.String `json:"statement_id"`
-	RollbackScore optInt      `json:"rollback_score"`
+	RollbackScore integer     `json:"rollback_score"`
 	ChangeID      wire.String `json:"change_id"`
 }
 
 // scoreRollback is 3.4, in its two modes:
 //
-//   - statement_id and a new change_id: reverse that statement, once;
-//   - change_id alone, the id of an earlier 3.3 change: reverse that change,
-//     or answer 150004 if no change was made with it (then nothing moved).
+//   - statement_id and a new change_id: reverse rollback_score points of
+//     that statement;
+//   - change_id alone, the id of an earlier 3.3 change: reverse
+//     rollback_score points of that change, or answer 150004 if no change
+//     was made with it (then nothing moved).
 //
-// A rollback's change_id is deduplicated like a change's (150002), and a
-// statement already reversed is 150002 too. rollback_score reverses part of
-// the statement (1..its points); absent or 0, all of it. The answer carries
-// the reversed statement's id, as the document's example does.
+// rollback_score is required (the document's table), 1 up to the points not
+// yet rolled back: several partial rollbacks of one statement may together
+// reverse all of it, and asking for more than is left is 1001. A change_id
+// already used, by a change or a rollback, is 150002, as 3.4's idempotency
+// note says. The answer carries the reversed statement's id, as the
+// document's example does.
 func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	var in scoreRollbackIn
 	if f := r.decode(&in); f != nil {
@@ -254,10 +261,13 @@ func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	if blank(in.OpenID) {
 		return nil, nil, fail(CodeOpenIDOrPhone)
 	}
-	if blank(in.ChangeID) {
-		return nil, nil, failMsg(CodeInvalidParams, "change_id")
+	var miss missing
+	miss.num("rollback_score", in.RollbackScore.set)
+	miss.str("change_id", in.ChangeID)
+	if f := miss.fail(); f != nil {
+		return nil, nil, f
 	}
-	if in.RollbackScore.v < 0 {
+	if in.RollbackScore.v <= 0 {
 		return nil, nil, failMsg(CodeInvalidParams, "rollback_score")
 	}
 	m := p.find(string(in.OpenID))
@@ -283,15 +293,9 @@ func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	if target == nil || target.openID != m.OpenID {
 		return nil, nil, fail(CodeStatementNotFound)
 	}
-	if len(target.reversedBy) > 0 {
-		return nil, nil, failMsg(CodeDuplicate, "statement already rolled back")
-	}
-	amount := abs(target.delta)
-	if in.RollbackScore.v > 0 {
-		if in.RollbackScore.v > amount {
-			return nil, nil, failMsg(CodeInvalidParams, "rollback_score exceeds the statement")
-		}
-		amount = in.RollbackScore.v
+	amount := in.RollbackScore.v
+	if left := abs(target.delta) - target.reversed; amount > left {
+		return nil, nil, failMsg(CodeInvalidParams, "rollback_score exceeds the "+strconv.FormatInt(left, 10)+" points left to roll back")
 	}
 	delta := -amount
 	if target.delta < 0 {
@@ -299,6 +303,9 @@ func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	}
 	if m.Score+delta < 0 {
 		return nil, nil, fail(CodeInsufficient)
+	}
+	if !fitsInteger(m.Score + delta) {
+		return nil, nil, failMsg(CodeInvalidParams, "rollback_score: the balance would leave the Integer range")
 	}
 	rb := &statement{kind: KindRollback, changeID: id, delta: delta, desc: "积分回退", at: r.now, reverses: target}
 	p.post(m, rb)
@@ -318,9 +325,9 @@ func abs(n int64) int64 {
 // scoreRecordsIn is 3.5's body: camelCase paging there (NOTES.md #5).
 type scoreRecordsIn struct {
 	OpenID    wire.String `json:"open_id"`
-	ScoreType optInt      `json:"score_type"`
-	PageSize  optInt      `json:"pageSize"`
-	PageNo    optInt      `json:"pageNo"`
+	ScoreType integer     `json:"score_type"`
+	PageSize  integer     `json:"pageSize"`
+	PageNo    integer     `json:"pageNo"`
 }
 
 // recordItem is one row of 3.5's answer. amount is signed: negative for
@@ -366,7 +373,7 @@ func (p *Platform) scoreRecords(r *request) (any, *paging, *Fail) {
 		}
 		return rows[i].recordID > rows[j].recordID
 	})
-	start, end := window(no, size, len(rows))
+	start, end := p.window(no, size, len(rows))
 	items := make([]recordItem, 0, end-start)
 	for _, st := range rows[start:end] {
 		items = append(items, recordItem{ID: st.recordID, Amount: st.delta, Desc: st.desc,
