@@ -1,9 +1,11 @@
 package umptest
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -23,12 +25,19 @@ const (
 	DefaultAppSecret = "umptest-secret-0123456789abcdef"
 )
 
-// MaxRequests is how many requests a server remembers for Requests; older
-// ones are forgotten first.
-const MaxRequests = 10000
-
-// maxBody caps a request body; a larger one is refused as 1001.
-const maxBody = 1 << 20
+// The defaults of WithRequestHistory and WithMaxBodyBytes.
+const (
+	// MaxRequests is how many requests a server remembers for Requests;
+	// older ones are forgotten first.
+	MaxRequests = 10000
+	// MaxRequestBytes bounds the bytes of the remembered requests (their
+	// bodies and queries), so a flood of large requests cannot grow the
+	// history without bound.
+	MaxRequestBytes = 16 << 20
+	// MaxBodyBytes is the largest request body the server reads; a larger
+	// one is refused with HTTP 413 and a plain-text reason.
+	MaxBodyBytes = 1 << 20
+)
 
 type config struct {
 	appID, appSecret string
@@ -42,6 +51,9 @@ type config struct {
 	smsPerDay        int
 	tls              bool
 	smsEnvelope      bool
+	historyCount     int
+	historyBytes     int
+	maxBody          int64
 	pageSizeCap      int
 	ignorePageNo     bool
 	noTotalCount     bool
@@ -120,6 +132,19 @@ func WithPageNoIgnored() Option { return func(c *config) { c.ignorePageNo = true
 // WithoutTotalCount leaves totalCount out of paged answers.
 func WithoutTotalCount() Option { return func(c *config) { c.noTotalCount = true } }
 
+// WithRequestHistory bounds what Requests remembers: at most maxRequests
+// requests holding at most maxBytes bytes of bodies and queries, the oldest
+// forgotten first. The defaults are MaxRequests and MaxRequestBytes; a value
+// of 0 or less keeps the default.
+func WithRequestHistory(maxRequests, maxBytes int) Option {
+	return func(c *config) { c.historyCount, c.historyBytes = maxRequests, maxBytes }
+}
+
+// WithMaxBodyBytes sets the largest request body the server reads (default
+// MaxBodyBytes); a larger one is refused with HTTP 413. A value of 0 or less
+// keeps the default.
+func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n } }
+
 // WithTLS makes NewServer serve HTTPS, like the real gateway; Server.Client
 // trusts its certificate. NewHandler ignores it.
 func WithTLS() Option { return func(c *config) { c.tls = true } }
@@ -132,14 +157,13 @@ type Handler struct {
 	clock *Clock
 	log   *slog.Logger
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	faults   map[string][]*fault
-	stats    Stats
-	requests []Request
-	keys     keyLocks
-	// maxRequests is MaxRequests; a field so tests can lower it.
-	maxRequests int
+	mu      sync.Mutex
+	rng     *rand.Rand
+	faults  map[string][]*fault
+	stats   Stats
+	history history
+	keys    keyLocks
+	maxBody int64
 }
 
 // NewHandler returns an emulated gateway holding the seven levels of the
@@ -170,7 +194,8 @@ func NewHandler(opts ...Option) *Handler {
 		faults: map[string][]*fault{},
 		stats:  Stats{Calls: map[string]int{}},
 
-		maxRequests: MaxRequests,
+		history: history{maxCount: orDefault(cfg.historyCount, MaxRequests), maxBytes: orDefault(cfg.historyBytes, MaxRequestBytes)},
+		maxBody: cmp.Or(max(cfg.maxBody, 0), MaxBodyBytes),
 	}
 }
 
@@ -260,7 +285,9 @@ type Request struct {
 	Method, Verb string
 	// Query is the query without sign, access_token and refresh_token.
 	Query url.Values
-	// Body is the body exactly as received.
+	// Body is the body exactly as received, kept only for a request that
+	// passed the gateway's checks of its timestamp, credential and sign
+	// (nil otherwise): a stranger's request costs the history nothing.
 	Body []byte
 	// Status is the HTTP status answered (0 when the connection was
 	// dropped); Code the envelope's error code (0 on success).
@@ -270,12 +297,13 @@ type Request struct {
 	Fault FaultKind
 }
 
-// Requests returns the requests received, oldest first (at most the last
-// MaxRequests).
+// Requests returns the requests received, oldest first: the newest that fit
+// WithRequestHistory's bounds (by default the last MaxRequests, holding at
+// most MaxRequestBytes).
 func (h *Handler) Requests() []Request {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]Request(nil), h.requests...)
+	return h.history.all()
 }
 
 // ResetStats forgets the counts and the recorded requests.
@@ -283,7 +311,7 @@ func (h *Handler) ResetStats() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stats = Stats{Calls: map[string]int{}}
-	h.requests = nil
+	h.history.reset()
 }
 
 // Fail makes calls of the gateway method (or of every method, AnyMethod) go
@@ -328,19 +356,30 @@ func (h *Handler) pickFault(method string) *Fault {
 	return nil
 }
 
-// ServeHTTP implements http.Handler: the fault, if any, then the engine.
+// ServeHTTP implements http.Handler: the fault, if any, then the platform.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	method, _ := engine.ParsePath(r.URL.Path)
-	rec := &Request{Time: h.clock.Now(), Method: method, Verb: r.Method, Query: redactQuery(r.URL.Query()), Body: body}
-	if err != nil {
+	rec := &Request{Time: h.clock.Now(), Method: method, Verb: r.Method}
+	query, qerr := url.ParseQuery(r.URL.RawQuery)
+	rec.Query = redactQuery(query)
+	body, err := h.readBody(w, r)
+	switch {
+	case errors.As(err, new(*http.MaxBytesError)):
 		rec.Status, rec.Code = http.StatusRequestEntityTooLarge, engine.CodeInvalidParams
-		h.respond(w, r, rec, start, plain(http.StatusRequestEntityTooLarge, "request body too large\n"))
+		h.respond(w, r, rec, start, plain(rec.Status, "request body too large: the limit is "+strconv.FormatInt(h.maxBody, 10)+" bytes\n"))
+		return
+	case err != nil:
+		rec.Status, rec.Code = http.StatusBadRequest, engine.CodeInvalidParams
+		h.respond(w, r, rec, start, plain(rec.Status, "request body could not be read: "+err.Error()+"\n"))
+		return
+	case qerr != nil:
+		rec.Status, rec.Code = http.StatusBadRequest, engine.CodeInvalidParams
+		h.respond(w, r, rec, start, plain(rec.Status, "malformed query: "+qerr.Error()+"\n"))
 		return
 	}
 
-	call := engine.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: r.URL.Query(), Body: body, Received: rec.Time}
+	call := engine.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: query, Body: body, Received: rec.Time}
 	f := h.pickFault(method)
 	if f != nil {
 		rec.Fault = f.Kind
@@ -348,6 +387,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			wait(r.Context(), f.Delay)
 		}
 		if !f.Kind.applies() {
+			if h.p.Authentic(call) {
+				rec.Body = body
+			}
 			h.respond(w, r, rec, start, preApply(r, f, rec))
 			return
 		}
@@ -356,6 +398,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reply := h.apply(call, f)
 	h.count(method, reply)
 	rec.Status, rec.Code = reply.Status, reply.Code
+	if reply.Authenticated {
+		rec.Body = body
+	}
 	answer := envelope(reply.Status, reply.Body)
 	switch {
 	case f != nil && f.Kind == DropAfterApply:
@@ -386,10 +431,7 @@ func (h *Handler) apply(call engine.Call, f *Fault) engine.Reply {
 // carries its own time, unless the fault is NoDate.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec *Request, start time.Time, answer func(http.ResponseWriter)) {
 	h.mu.Lock()
-	if len(h.requests) >= h.maxRequests {
-		h.requests = append(h.requests[:0], h.requests[len(h.requests)-h.maxRequests+1:]...)
-	}
-	h.requests = append(h.requests, *rec)
+	h.history.add(*rec)
 	h.mu.Unlock()
 	defer h.logCall(r.Context(), rec, start) // also when drop aborts the handler
 	if rec.Fault == NoDate {
@@ -398,6 +440,23 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec *Request, 
 		w.Header().Set("Date", h.clock.Now().UTC().Format(http.TimeFormat))
 	}
 	answer(w)
+}
+
+// readBody reads the request body, up to the server's limit, in one
+// allocation when the client announced its length.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.maxBody {
+		return nil, &http.MaxBytesError{Limit: h.maxBody} // not worth reading
+	}
+	var b bytes.Buffer
+	if r.ContentLength > 0 {
+		b.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if b.Len() == 0 {
+		return nil, err
+	}
+	return b.Bytes(), err
 }
 
 // preApply returns the answer of a fault that answers without applying the

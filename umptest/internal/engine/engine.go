@@ -168,6 +168,9 @@ type Reply struct {
 	// Rejected says the gateway refused the caller: a bad sign, a stale
 	// timestamp, or an unknown or expired credential.
 	Rejected bool
+	// Authenticated says the call passed the checks of its timestamp,
+	// credential and sign.
+	Authenticated bool
 }
 
 const pathPrefix, pathSuffix = "/gw/gateway/", "/v1"
@@ -250,49 +253,22 @@ type request struct {
 var publicParams = map[string]bool{"access_token": true, "app_id": true, "refresh_token": true, "timestamp": true, "sign": true}
 
 // Handle answers one call: the gateway's checks (path, verb, timestamp,
-// credential, sign), then the method's own rules.
+// credential, sign), then the method's own rules. Reply.Authenticated says
+// whether the call passed the checks of its credential and sign.
 func (p *Platform) Handle(c Call) Reply {
-	if c.Method == "" {
-		name, ok := ParsePath(c.Path)
-		if !ok {
-			return gatewayReply(http.StatusNotFound, CodeUnknownMethod, "")
-		}
-		c.Method = name
-	}
-	m, ok := methods[c.Method]
+	m, r, ok := p.route(&c)
 	if !ok {
-		return gatewayReply(http.StatusNotFound, CodeUnknownMethod, "")
+		return r
 	}
-	if c.Verb != http.MethodPost && c.Verb != http.MethodGet {
-		return gatewayReply(http.StatusMethodNotAllowed, CodeBadVerb, "")
-	}
-	for name, vs := range c.Query {
-		if len(vs) > 1 {
-			// Sign does not define repeated parameters (sign.go).
-			return gatewayReply(http.StatusOK, CodeInvalidParams, "重复的参数: "+name)
-		}
-	}
-
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.cfg.Now()
-	received := c.Received
-	if received.IsZero() {
-		received = now
-	}
-	if f := p.checkTimestamp(c.Query.Get("timestamp"), received); f != nil {
-		return p.reject(http.StatusOK, f)
-	}
-	secret, status, f := p.authenticate(m.cred, c.Query, now)
-	if f != nil {
-		return p.reject(status, f)
-	}
-	if !signed(c.Query, c.Body, secret) {
-		return p.reject(http.StatusOK, fail(CodeBadSign))
+	if r, ok := p.gate(m, c, now); !ok {
+		return r
 	}
 	params, f := businessParams(c)
 	if f != nil {
-		return styledReply(m.style, nil, nil, f)
+		return authenticated(styledReply(m.style, nil, nil, f))
 	}
 	data, pg, f := m.run(p, &request{now: now, query: c.Query, params: params})
 	st := m.style
@@ -302,7 +278,70 @@ func (p *Platform) Handle(c Call) Reply {
 	if pg != nil {
 		pg.omitTotal = p.cfg.NoTotalCount
 	}
-	return styledReply(st, data, pg, f)
+	return authenticated(styledReply(st, data, pg, f))
+}
+
+// Authentic reports whether the call would pass the gateway's checks of its
+// path, verb, timestamp, credential and sign, without running it.
+func (p *Platform) Authentic(c Call) bool {
+	m, _, ok := p.route(&c)
+	if !ok {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok = p.gate(m, c, p.cfg.Now())
+	return ok
+}
+
+// route finds the call's method and checks its verb and query shape.
+func (p *Platform) route(c *Call) (method, Reply, bool) {
+	if c.Method == "" {
+		name, ok := ParsePath(c.Path)
+		if !ok {
+			return method{}, gatewayReply(http.StatusNotFound, CodeUnknownMethod, ""), false
+		}
+		c.Method = name
+	}
+	m, ok := methods[c.Method]
+	if !ok {
+		return method{}, gatewayReply(http.StatusNotFound, CodeUnknownMethod, ""), false
+	}
+	if c.Verb != http.MethodPost && c.Verb != http.MethodGet {
+		return method{}, gatewayReply(http.StatusMethodNotAllowed, CodeBadVerb, ""), false
+	}
+	for name, vs := range c.Query {
+		if len(vs) > 1 {
+			// The signature does not define repeated parameters.
+			return method{}, gatewayReply(http.StatusOK, CodeInvalidParams, "重复的参数: "+name), false
+		}
+	}
+	return m, Reply{}, true
+}
+
+// gate checks the timestamp (against the call's arrival), the credential
+// and the sign; p.mu is held.
+func (p *Platform) gate(m method, c Call, now time.Time) (Reply, bool) {
+	received := c.Received
+	if received.IsZero() {
+		received = now
+	}
+	if f := p.checkTimestamp(c.Query.Get("timestamp"), received); f != nil {
+		return p.reject(http.StatusOK, f), false
+	}
+	secret, status, f := p.authenticate(m.cred, c.Query, now)
+	if f != nil {
+		return p.reject(status, f), false
+	}
+	if !signed(c.Query, c.Body, secret) {
+		return p.reject(http.StatusOK, fail(CodeBadSign)), false
+	}
+	return Reply{}, true
+}
+
+func authenticated(r Reply) Reply {
+	r.Authenticated = true
+	return r
 }
 
 // keyParams are the parameters a keyed write is unique on.
