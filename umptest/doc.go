@@ -18,8 +18,9 @@
 // # Requests
 //
 // POST with the business parameters as a JSON body is the documented form;
-// GET with the business parameters in the query is accepted too (NOTES.md
-// #1), and then they are signed as query parameters. Numbers sent as strings
+// GET with the business parameters in the query is accepted too (the
+// document marks 3.8, 5.4 and 5.5 GET), and then they are signed as query
+// parameters. Numbers sent as strings
 // and strings sent as numbers are accepted, as the document's own examples
 // send them; a value of the wrong shape, or a missing required parameter,
 // is 1001. Spellings are the document's: 3.5 pages with pageNo/pageSize,
@@ -156,15 +157,41 @@
 //
 // # Faults
 //
-// Server.Fail makes calls of a method go wrong between client and platform:
-// slow answers, HTTP errors, "system busy", a proxy's HTML page, a cut-off
-// body, a dropped connection before or after the call is applied. See
-// FaultKind. Faults draw from a generator seeded by WithSeed, so a test with
-// a Rate is reproducible.
+// Server.Fail makes calls of a method go wrong between client and platform.
+// Faults draw from a generator seeded by WithSeed, so a test with a Rate is
+// reproducible. The kinds (see FaultKind):
+//
+//	Delay            answers after Fault.Delay; ends early and applies when the
+//	                 client gives up (fast, but a synchronisation no gateway has)
+//	LateApply        holds the call's change_id/order_no, waits the whole
+//	                 Fault.Delay whatever the client does, then applies: the
+//	                 real slow gateway; a resend meanwhile waits, then is 150002
+//	HTTPStatus       a plain-text HTTP error (503 by default), not applied
+//	SystemBusy       the envelope with code 500, not applied
+//	HTMLPage         a proxy's HTML error page (502 by default), not applied
+//	MalformedBody    applied, then half the answer
+//	DropBeforeApply  the connection closed, not applied
+//	DropAfterApply   applied, then the connection closed
+//	NoDate           applied and answered, without the HTTP Date header
+//
+// # Hostile clients
+//
+// A handler is meant to face careless and hostile clients too (`ump sandbox`
+// serves it on a real address). A body over WithMaxBodyBytes (MaxBodyBytes,
+// 1 MiB, by default) is refused with HTTP 413, unread when announced; a body
+// that cannot be read and a malformed query are HTTP 400 with the reason in
+// plain text. Requests remembers only the newest requests within
+// WithRequestHistory's bounds (MaxRequests and MaxRequestBytes), and the body
+// only of a request that passed the checks of its timestamp, credential and
+// sign, so strangers cannot fill the memory. Timeouts are the http.Server's
+// business: `ump sandbox` sets all of them.
 //
 // # Concurrency
 //
 // All state sits behind one mutex, and each call runs under it: however many
 // clients call at once, every balance equals the sum of its statements
-// (Audit checks).
+// (Audit checks). Writes of one key (a change_id of 3.3, a rollback's
+// change_id of 3.4, an order_no of 4.1 and 4.2) are also serialised, like
+// a real gateway's unique index: a LateApply call holds its key through its
+// whole delay, and a resend under that key waits for it.
 package umptest

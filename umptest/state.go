@@ -122,6 +122,7 @@ type Statement struct {
 	// Desc is the text 3.5 lists: the change_reason, an order's desc, or
 	// the platform's own.
 	Desc string
+	// Time is when the platform booked it, on the server's clock.
 	Time time.Time
 	// Reverses is the statement a rollback reversed (part of). ReversedBy
 	// lists the rollbacks that reversed this statement, oldest first;

@@ -203,8 +203,7 @@ type giveEntry struct {
 	ParamsType   wire.String `json:"params_type"`
 }
 
-// couponGiveIn is 5.2's body; coupon_set is JSON inside a string (NOTES.md
-// #10).
+// couponGiveIn is 5.2's body; coupon_set is JSON inside a string.
 type couponGiveIn struct {
 	CouponSet     wire.JSONString[[]giveEntry] `json:"coupon_set"`
 	Number        integer                      `json:"number"`
@@ -214,7 +213,7 @@ type couponGiveIn struct {
 }
 
 // giveItem is one element of 5.2's answer; code is a 19-digit integer
-// (NOTES.md #7) and open_id the member's, even when the entry named a phone.
+// (beyond 2^53, so never a float) and open_id the member's, even when the entry named a phone.
 type giveItem struct {
 	Code   int64  `json:"code"`
 	OpenID string `json:"open_id"`

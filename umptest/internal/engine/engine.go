@@ -1,6 +1,6 @@
 // Package engine emulates the member open platform's gateway: its state
 // (tokens, members, levels, points, orders, coupons, SMS codes) and the rules
-// of its nineteen calls, as the platform document and NOTES.md describe them.
+// of its nineteen calls, as the platform document describes them.
 //
 // It knows nothing of HTTP beyond a request's verb, path, query and body:
 // package umptest serves it over HTTP, injects faults and exposes it to
@@ -249,7 +249,7 @@ type request struct {
 }
 
 // publicParams are the query parameters the gateway itself reads; every
-// other query parameter is a business parameter (GET calls, NOTES.md #1).
+// other query parameter is a business parameter (GET calls).
 var publicParams = map[string]bool{"access_token": true, "app_id": true, "refresh_token": true, "timestamp": true, "sign": true}
 
 // Handle answers one call: the gateway's checks (path, verb, timestamp,
@@ -406,7 +406,7 @@ func (p *Platform) checkTimestamp(ts string, now time.Time) *Fail {
 
 // businessParams returns the call's business parameters as a JSON object:
 // the body, or, when there is none, the query's business parameters (a GET
-// call, NOTES.md #1), whose values are strings the lenient types accept.
+// call), whose values are strings the lenient types accept.
 func businessParams(c Call) ([]byte, *Fail) {
 	body := bytes.TrimSpace(c.Body)
 	if len(body) > 0 {

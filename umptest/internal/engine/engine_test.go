@@ -72,7 +72,7 @@ func (f *fixture) call(method string, body any) result {
 	return f.decode(f.p.Handle(Call{Verb: http.MethodPost, Path: "/gw/gateway/" + method + "/v1", Query: q, Body: b}))
 }
 
-// get sends params in the query of a signed GET (NOTES.md #1).
+// get sends params in the query of a signed GET (3.8, 5.4 and 5.5 are GET in the document).
 func (f *fixture) get(method string, params url.Values) result {
 	f.t.Helper()
 	q := url.Values{"access_token": {f.token}, "timestamp": {strconv.FormatInt(f.now.UnixMilli(), 10)}}
@@ -217,7 +217,7 @@ func TestScoreChangeDeduplicatesChangeID(t *testing.T) {
 	failed(t, f.change(id, "c2", EventAdd, 0), CodeInvalidParams)
 	failed(t, f.change("nobody", "c2", EventAdd, 1), CodeMemberNotFound)
 	failed(t, f.call("wk.user.event.score.change", map[string]any{"open_id": id, "score": 1, "change_event": EventAdd, "change_id": "c3"}),
-		CodeInvalidParams) // out_biz_no, order_amount, change_reason are required too (NOTES.md #12)
+		CodeInvalidParams) // out_biz_no, order_amount, change_reason are required too (the V2.1 table)
 	ok[statementData](t, f.change("13800000000", "c2", EventSubtract, 100)) // the phone works as open_id
 	require.Zero(t, f.p.Balance(id))
 	require.NoError(t, f.p.Audit())

@@ -101,7 +101,7 @@ func failMsg(code int64, detail string) *Fail {
 
 // style is the shape of a method's envelope. The document's examples show
 // four shapes; each method answers in the shape of its own example, so that
-// a client must decode all of them (NOTES.md #3).
+// a client must decode all of them.
 type style uint8
 
 const (

@@ -335,7 +335,7 @@ func (p *Platform) member(openID, phone wire.String) (*member, *Fail) {
 
 // memberView is the member object of 3.2 and 3.7, in the field order and
 // with the spellings of the document's example (level_num, not the table's
-// level_number: NOTES.md #4), plus the table's q_id.
+// level_number), plus the table's q_id.
 func (p *Platform) memberView(m *member, now time.Time) json.RawMessage {
 	li := p.level(m.Growth)
 	lv := p.levels[li]
@@ -435,7 +435,7 @@ func (p *Platform) codeParse(r *request) (any, *paging, *Fail) {
 	return p.memberView(m, r.now), nil, nil
 }
 
-// pageIn is the paging of 3.8 and 5.5 (snake_case there, NOTES.md #5).
+// pageIn is the paging of 3.8 and 5.5 (snake_case there, camelCase in 3.5).
 type pageIn struct {
 	PageNo   integer `json:"page_no"`
 	PageSize integer `json:"page_size"`

@@ -43,7 +43,7 @@ func (p *Platform) Order(orderNo string) (Order, bool) {
 	return o.Order, true
 }
 
-// orderIn is the body of 4.1 and 4.2 (snake_case: NOTES.md #2). Every field
+// orderIn is the body of 4.1 and 4.2 (snake_case, as the tables; the 4.1 example alone is camelCase). Every field
 // is decoded, so that a value of the wrong shape is refused as 1001.
 type orderIn struct {
 	StoreID       optInt                           `json:"store_id"`

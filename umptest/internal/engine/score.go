@@ -173,8 +173,8 @@ const (
 	EventSubtract = "event_subtract"
 )
 
-// scoreChange is 3.3. Every parameter of the table is required (NOTES.md
-// #12); a change_id already used by a change or a rollback is 150002; an
+// scoreChange is 3.3. Every parameter of the table is required (its V2.1
+// table is later than its example); a change_id already used by a change or a rollback is 150002; an
 // event other than event_add/event_subtract has no rule (150001).
 func (p *Platform) scoreChange(r *request) (any, *paging, *Fail) {
 	var in scoreChangeIn
@@ -322,7 +322,7 @@ func abs(n int64) int64 {
 	return n
 }
 
-// scoreRecordsIn is 3.5's body: camelCase paging there (NOTES.md #5).
+// scoreRecordsIn is 3.5's body: camelCase paging there (unlike 3.8 and 5.5).
 type scoreRecordsIn struct {
 	OpenID    wire.String `json:"open_id"`
 	ScoreType integer     `json:"score_type"`
