@@ -173,6 +173,12 @@
 //	DropBeforeApply  the connection closed, not applied
 //	DropAfterApply   applied, then the connection closed
 //	NoDate           applied and answered, without the HTTP Date header
+//	Redirect         a 3xx (307 by default) to Fault.Location plus the request's
+//	                 path and query, credentials included; not applied
+//	EchoRequest      a 1001 refusal quoting the request URI, body and app secret;
+//	                 not applied
+//	OddData          applied, then success with data of an unexpected shape
+//	HugeAnswer       applied, then the answer with Fault.Size (5 MiB) of padding
 //
 // # Hostile clients
 //

@@ -56,11 +56,31 @@ const (
 	// table without locking, as a real gateway would, and finds nothing yet
 	// (150004).
 	LateApply
+	// Redirect answers Fault.Status (default 307 Temporary Redirect) with a
+	// Location of Fault.Location (default http://redirect.invalid) followed
+	// by the request's path and query, credentials included, as a hijacked
+	// or misconfigured host would: a client must follow no redirect. Not
+	// applied.
+	Redirect
+	// EchoRequest answers a refusal envelope (HTTP 200, code 1001) whose
+	// error_message and data quote the request URI (access_token and sign
+	// included), its body and the app secret, as a careless gateway might:
+	// a client must not repeat any of it in errors or logs. Not applied.
+	EchoRequest
+	// OddData applies the call, then answers success with data of an
+	// unexpected shape (an array where the call answers anything else, an
+	// object where it answers an array): a client must not read such an
+	// answer as a result.
+	OddData
+	// HugeAnswer applies the call, then answers its envelope with a field
+	// of Fault.Size bytes (default 5 MiB) before the others.
+	HugeAnswer
 )
 
 var faultNames = [...]string{Delay: "Delay", HTTPStatus: "HTTPStatus", SystemBusy: "SystemBusy", HTMLPage: "HTMLPage",
 	MalformedBody: "MalformedBody", DropBeforeApply: "DropBeforeApply", DropAfterApply: "DropAfterApply",
-	NoDate: "NoDate", LateApply: "LateApply"}
+	NoDate: "NoDate", LateApply: "LateApply", Redirect: "Redirect", EchoRequest: "EchoRequest", OddData: "OddData",
+	HugeAnswer: "HugeAnswer"}
 
 // String returns the kind's name, such as "DropAfterApply".
 func (k FaultKind) String() string {
@@ -76,7 +96,7 @@ func (k FaultKind) String() string {
 // applies reports whether the platform carries the call out under the fault.
 func (k FaultKind) applies() bool {
 	switch k {
-	case HTTPStatus, SystemBusy, HTMLPage, DropBeforeApply:
+	case HTTPStatus, SystemBusy, HTMLPage, DropBeforeApply, Redirect, EchoRequest:
 		return false
 	}
 	return true
@@ -94,9 +114,14 @@ type Fault struct {
 	// Delay is waited before the fault acts, whatever its kind: the length
 	// of a Delay or LateApply fault, and a slow start for the others.
 	Delay time.Duration
-	// Status is the HTTP status of HTTPStatus (default 503) and HTMLPage
-	// (default 502).
+	// Status is the HTTP status of HTTPStatus (default 503), HTMLPage
+	// (default 502) and Redirect (default 307).
 	Status int
+	// Location is where Redirect points, before the request's own path and
+	// query (default http://redirect.invalid).
+	Location string
+	// Size is the padding of HugeAnswer in bytes (default 5 MiB).
+	Size int
 }
 
 // AnyMethod names every gateway method in Server.Fail. Faults set for a

@@ -3,11 +3,15 @@ package umptest
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/greedc/ump-go"
 )
 
 func TestRequestsKeepsTheNewest(t *testing.T) {
@@ -78,4 +82,32 @@ func TestHistoryIsBoundedByBytes(t *testing.T) {
 	require.LessOrEqual(t, len(h.reqs), 8, "forgotten requests are released, not just skipped")
 	h.reset()
 	require.Empty(t, h.all())
+}
+
+// TestOddAndHugeAnswersStayJSON: the shape faults keep the answer valid
+// JSON, the document's bare {} of 6.1 included.
+func TestOddAndHugeAnswersStayJSON(t *testing.T) {
+	require.JSONEq(t, `{"data":[1.5,"two",{"three":null}]}`, string(oddData([]byte(`{}`))))
+	require.JSONEq(t, `{"success":true,"data":{"unexpected":[1.5,"two"]}}`, string(oddData([]byte(`{"success":true,"data":[1]}`))))
+
+	h := NewHandler(WithClock(NewClock(time.Date(2024, 5, 1, 2, 0, 0, 0, time.UTC))))
+	tok := h.IssueToken().AccessToken
+	h.Fail(AnyMethod, Fault{Kind: HugeAnswer, Size: 10})
+	body := `{"target":"13888888888"}`
+	q := url.Values{"access_token": {tok}, "timestamp": {strconv.FormatInt(h.Clock().Now().UnixMilli(), 10)}}
+	q.Set("sign", ump.Sign(q, []byte(body), DefaultAppSecret))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/gw/gateway/wk.sms.verify.send/v1?"+q.Encode(), strings.NewReader(body)))
+	require.Equal(t, `{"padding":"xxxxxxxxxx"}`, w.Body.String(), "6.1's {} padded")
+
+	h.ClearFaults()
+	h.Fail(AnyMethod, Fault{Kind: HugeAnswer})
+	q.Set("timestamp", strconv.FormatInt(h.Clock().Now().UnixMilli(), 10))
+	body = `{"page_no":1}`
+	q.Set("sign", ump.Sign(q, []byte(body), DefaultAppSecret))
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/gw/gateway/wk.user.level.list/v1?"+q.Encode(), strings.NewReader(body)))
+	require.Greater(t, w.Body.Len(), 5<<20, "5 MiB by default")
+	require.True(t, strings.HasPrefix(w.Body.String(), `{"padding":"xxx`))
+	require.True(t, strings.HasSuffix(w.Body.String(), `"totalCount":7}`), "then the answer")
 }

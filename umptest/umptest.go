@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -390,7 +393,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if h.p.Authentic(call) {
 				rec.Body = body
 			}
-			h.respond(w, r, rec, start, preApply(r, f, rec))
+			h.respond(w, r, rec, start, h.preApply(r, body, f, rec))
 			return
 		}
 	}
@@ -407,6 +410,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Status, answer = 0, drop
 	case f != nil && f.Kind == MalformedBody:
 		rec.Status, answer = http.StatusOK, envelope(http.StatusOK, reply.Body[:len(reply.Body)/2])
+	case f != nil && f.Kind == OddData:
+		answer = envelope(reply.Status, oddData(reply.Body))
+	case f != nil && f.Kind == HugeAnswer:
+		padded := append([]byte(`{"padding":"`+strings.Repeat("x", orDefault(f.Size, 5<<20))+`"`), reply.Body[1:]...)
+		if rest := bytes.TrimSpace(reply.Body[1:]); len(rest) > 0 && rest[0] != '}' {
+			padded = slices.Insert(padded, len(`{"padding":"`)+orDefault(f.Size, 5<<20)+1, ',')
+		}
+		answer = envelope(reply.Status, padded)
 	}
 	h.respond(w, r, rec, start, answer)
 }
@@ -442,6 +453,25 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec *Request, 
 	answer(w)
 }
 
+// oddData returns an envelope with its data replaced by a value of an
+// unexpected shape (OddData).
+func oddData(body []byte) []byte {
+	var env map[string]json.RawMessage
+	if json.Unmarshal(body, &env) != nil {
+		return body
+	}
+	odd := json.RawMessage(`[1.5,"two",{"three":null}]`)
+	if d := bytes.TrimSpace(env["data"]); len(d) > 0 && d[0] == '[' {
+		odd = json.RawMessage(`{"unexpected":[1.5,"two"]}`)
+	}
+	env["data"] = odd
+	b, err := json.Marshal(env)
+	if err != nil {
+		return body
+	}
+	return b
+}
+
 // readBody reads the request body, up to the server's limit, in one
 // allocation when the client announced its length.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
@@ -461,8 +491,21 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 
 // preApply returns the answer of a fault that answers without applying the
 // call, and notes it in rec.
-func preApply(r *http.Request, f *Fault, rec *Request) func(http.ResponseWriter) {
+func (h *Handler) preApply(r *http.Request, body []byte, f *Fault, rec *Request) func(http.ResponseWriter) {
 	switch f.Kind {
+	case Redirect:
+		status := orDefault(f.Status, http.StatusTemporaryRedirect)
+		rec.Status = status
+		to := cmp.Or(f.Location, "http://redirect.invalid")
+		return func(w http.ResponseWriter) {
+			w.Header().Set("Location", strings.TrimSuffix(to, "/")+r.URL.RequestURI())
+			plain(status, http.StatusText(status)+"\n")(w)
+		}
+	case EchoRequest:
+		rec.Status, rec.Code = http.StatusOK, engine.CodeInvalidParams
+		echo := "请求参数不合法: " + r.URL.RequestURI() + " " + string(body) + " app_secret=" + h.p.AppSecret()
+		b, _ := json.Marshal(map[string]any{"success": false, "error_code": engine.CodeInvalidParams, "error_message": echo, "data": echo})
+		return envelope(http.StatusOK, b)
 	case HTTPStatus:
 		status := orDefault(f.Status, http.StatusServiceUnavailable)
 		rec.Status = status
