@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,116 +40,6 @@ const (
 	// one is refused with HTTP 413 and a plain-text reason.
 	MaxBodyBytes = 1 << 20
 )
-
-type config struct {
-	appID, appSecret string
-	clock            *Clock
-	logger           *slog.Logger
-	seed             uint64
-	grace            time.Duration
-	obtains          int
-	refreshes        int
-	codeTTL          time.Duration
-	smsPerDay        int
-	tls              bool
-	smsEnvelope      bool
-	historyCount     int
-	historyBytes     int
-	maxBody          int64
-	pageSizeCap      int
-	ignorePageNo     bool
-	noTotalCount     bool
-}
-
-// Option configures a Handler or Server.
-type Option func(*config)
-
-// WithApp sets the app id and secret the server accepts. The default is
-// DefaultAppID and DefaultAppSecret.
-func WithApp(appID, appSecret string) Option {
-	return func(c *config) { c.appID, c.appSecret = appID, appSecret }
-}
-
-// WithClock sets the server's clock. The default follows real time.
-func WithClock(clk *Clock) Option {
-	return func(c *config) {
-		if clk != nil {
-			c.clock = clk
-		}
-	}
-}
-
-// WithLogger logs each call at info level: the gateway method, the HTTP
-// verb and status, the envelope's code and any fault. It never logs the
-// query or body, so never a secret, token, sign or phone number. The default
-// discards.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l != nil {
-			c.logger = l
-		}
-	}
-}
-
-// WithSeed seeds the generator behind tokens, open_ids, codes and the Rate
-// of faults, so a test is reproducible. The default seed is 1.
-func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
-
-// WithRefreshGrace lets an access token keep working for d after an obtain
-// or refresh replaced it. By default it stops at once; a negative d keeps
-// every access token working until its own expiry.
-func WithRefreshGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
-
-// WithTokenLimits sets how many obtains (2.1) and refreshes (2.2) the app may
-// make per Beijing day; a negative number means no limit. The default is
-// the document's: 1 and 20.
-func WithTokenLimits(obtainsPerDay, refreshesPerDay int) Option {
-	return func(c *config) { c.obtains, c.refreshes = obtainsPerDay, refreshesPerDay }
-}
-
-// WithMemberCodeTTL sets how long a member code (3.6) parses. The default
-// is 60 s.
-func WithMemberCodeTTL(d time.Duration) Option { return func(c *config) { c.codeTTL = d } }
-
-// WithSMSPerDay sets how many SMS codes one phone may receive per Beijing
-// day. The default is 10.
-func WithSMSPerDay(n int) Option { return func(c *config) { c.smsPerDay = n } }
-
-// WithSMSEnvelope answers the successes of 6.1 and 6.2 in the usual
-// envelope ({"success":true,"error_code":200,...}) instead of the {} the
-// document shows. Failures carry the envelope either way.
-func WithSMSEnvelope() Option { return func(c *config) { c.smsEnvelope = true } }
-
-// WithPageSizeCap makes paged calls (3.5, 3.8, 5.5) serve at most n items a
-// page while pageSize echoes the size asked, like a gateway with a hard
-// page-size limit: asked for 100 with n = 7, page 2 holds items 8 to 14 and
-// says pageSize 100. n <= 0 means no cap (the default).
-func WithPageSizeCap(n int) Option { return func(c *config) { c.pageSizeCap = n } }
-
-// WithPageNoIgnored makes paged calls serve the first page whatever page is
-// asked, echoing the pageNo asked: a client paging on must notice the
-// repeat rather than loop.
-func WithPageNoIgnored() Option { return func(c *config) { c.ignorePageNo = true } }
-
-// WithoutTotalCount leaves totalCount out of paged answers.
-func WithoutTotalCount() Option { return func(c *config) { c.noTotalCount = true } }
-
-// WithRequestHistory bounds what Requests remembers: at most maxRequests
-// requests holding at most maxBytes bytes of bodies and queries, the oldest
-// forgotten first. The defaults are MaxRequests and MaxRequestBytes; a value
-// of 0 or less keeps the default.
-func WithRequestHistory(maxRequests, maxBytes int) Option {
-	return func(c *config) { c.historyCount, c.historyBytes = maxRequests, maxBytes }
-}
-
-// WithMaxBodyBytes sets the largest request body the server reads (default
-// MaxBodyBytes); a larger one is refused with HTTP 413. A value of 0 or less
-// keeps the default.
-func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n } }
-
-// WithTLS makes NewServer serve HTTPS, like the real gateway; Server.Client
-// trusts its certificate. NewHandler ignores it.
-func WithTLS() Option { return func(c *config) { c.tls = true } }
 
 // Handler is the emulated gateway as an http.Handler, with its state. Serve
 // it on any address (`ump sandbox` does); NewServer serves it on an
@@ -283,6 +172,7 @@ func (h *Handler) Stats() Stats {
 
 // Request is a request as the gateway received it.
 type Request struct {
+	// Time is when the request arrived, on the server's clock.
 	Time time.Time
 	// Method is the gateway method; Verb the HTTP method.
 	Method, Verb string
@@ -290,7 +180,7 @@ type Request struct {
 	Query url.Values
 	// Body is the body exactly as received, kept only for a request that
 	// passed the gateway's checks of its timestamp, credential and sign
-	// (nil otherwise): a stranger's request costs the history nothing.
+	// (nil otherwise), so a stranger's body costs the history nothing.
 	Body []byte
 	// Status is the HTTP status answered (0 when the connection was
 	// dropped); Code the envelope's error code (0 on success).
@@ -404,22 +294,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reply.Authenticated {
 		rec.Body = body
 	}
-	answer := envelope(reply.Status, reply.Body)
-	switch {
-	case f != nil && f.Kind == DropAfterApply:
-		rec.Status, answer = 0, drop
-	case f != nil && f.Kind == MalformedBody:
-		rec.Status, answer = http.StatusOK, envelope(http.StatusOK, reply.Body[:len(reply.Body)/2])
-	case f != nil && f.Kind == OddData:
-		answer = envelope(reply.Status, oddData(reply.Body))
-	case f != nil && f.Kind == HugeAnswer:
-		padded := append([]byte(`{"padding":"`+strings.Repeat("x", orDefault(f.Size, 5<<20))+`"`), reply.Body[1:]...)
-		if rest := bytes.TrimSpace(reply.Body[1:]); len(rest) > 0 && rest[0] != '}' {
-			padded = slices.Insert(padded, len(`{"padding":"`)+orDefault(f.Size, 5<<20)+1, ',')
-		}
-		answer = envelope(reply.Status, padded)
+	h.respond(w, r, rec, start, postApply(f, reply, rec))
+}
+
+// postApply returns the answer to a call the platform carried out: its
+// reply, or what a fault that strikes after the work makes of it.
+func postApply(f *Fault, reply engine.Reply, rec *Request) func(http.ResponseWriter) {
+	kind := FaultKind(0)
+	if f != nil {
+		kind = f.Kind
 	}
-	h.respond(w, r, rec, start, answer)
+	switch kind {
+	case DropAfterApply:
+		rec.Status = 0
+		return drop
+	case MalformedBody:
+		rec.Status = http.StatusOK
+		return envelope(http.StatusOK, reply.Body[:len(reply.Body)/2])
+	case OddData:
+		return envelope(reply.Status, oddData(reply.Body))
+	case HugeAnswer:
+		return envelope(reply.Status, padded(reply.Body, orDefault(f.Size, 5<<20)))
+	}
+	return envelope(reply.Status, reply.Body)
 }
 
 // apply hands the call to the engine under its write key, if it has one, so
@@ -451,6 +348,18 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec *Request, 
 		w.Header().Set("Date", h.clock.Now().UTC().Format(http.TimeFormat))
 	}
 	answer(w)
+}
+
+// padded returns the JSON object body with a first field of size bytes
+// (HugeAnswer).
+func padded(body []byte, size int) []byte {
+	b := append([]byte(`{"padding":"`), strings.Repeat("x", size)...)
+	b = append(b, '"')
+	rest := bytes.TrimSpace(body[1:])
+	if len(rest) > 0 && rest[0] != '}' {
+		b = append(b, ',')
+	}
+	return append(b, rest...)
 }
 
 // oddData returns an envelope with its data replaced by a value of an
@@ -601,44 +510,6 @@ func drop(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler) // HTTP/2: abort the stream
-}
-
-// keyLocks serialises the calls that write one key.
-type keyLocks struct {
-	mu    sync.Mutex
-	locks map[string]*keyLock
-}
-
-// keyLock is one key's lock: a token in held, and how many calls hold or
-// wait for it, so the entry goes when the last one leaves.
-type keyLock struct {
-	held  chan struct{}
-	users int
-}
-
-// lock takes key's lock, waiting as long as it takes, and returns its
-// release.
-func (k *keyLocks) lock(key string) (unlock func()) {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyLock{held: make(chan struct{}, 1)}
-		k.locks[key] = l
-	}
-	l.users++
-	k.mu.Unlock()
-	l.held <- struct{}{}
-	return func() {
-		<-l.held
-		k.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 // wait sleeps for d, or until the client gives up.
