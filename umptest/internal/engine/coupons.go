@@ -18,8 +18,8 @@ const (
 	CouponNotStarted = 4
 )
 
-// Coupon is a coupon given to a member (5.2). Package umptest exports it as
-// umptest.Coupon (Coupons).
+// Coupon is a coupon given to a member (5.2). umptest.Coupon has the same
+// fields and converts to and from it; a field added here is added there.
 type Coupon struct {
 	// ID is the user-coupon id (用户卷主键ID) of 5.5; Code the platform's
 	// 19-digit coupon code.

@@ -12,9 +12,8 @@ import (
 )
 
 // Member is a member of the emulated platform: the fields of 3.1, the ids
-// the platform assigns, and the balances. Package umptest exports it as
-// umptest.Member, for seeding (AddMember) and inspection (Member): these
-// comments are its documentation.
+// the platform assigns, and the balances. umptest.Member has the same
+// fields and converts to and from it; a field added here is added there.
 type Member struct {
 	// OpenID is the member's open_id, 32 lower-case hex digits unless
 	// AddMember was given one.
@@ -65,8 +64,7 @@ type member struct {
 }
 
 // Level is a row of the level table (3.8): a member whose growth value
-// reaches Growth has this level. Package umptest exports it as
-// umptest.Level (Levels, SetLevels).
+// reaches Growth has this level. umptest.Level has the same fields.
 type Level struct {
 	// ID is the level's id in 3.8's list; Number its level_number (the
 	// member object's level_num), which orders the table.

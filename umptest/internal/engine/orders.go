@@ -8,8 +8,8 @@ import (
 	"github.com/greedc/ump-go/internal/wire"
 )
 
-// Order is a synced consume order (4.1) or refund order (4.2). Package
-// umptest exports it as umptest.Order (Order).
+// Order is a synced consume order (4.1) or refund order (4.2).
+// umptest.Order has the same fields.
 type Order struct {
 	OrderNo string
 	// ParentOrderNo is the consume order a refund returns (refunds only).

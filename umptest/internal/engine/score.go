@@ -18,8 +18,8 @@ const (
 	KindAdjust   = "adjust"   // AddMember's opening balance, SetBalance
 )
 
-// Statement is one entry of a member's points ledger. Package umptest
-// exports it as umptest.Statement (Ledger).
+// Statement is one entry of a member's points ledger, copied field by
+// field into umptest.Statement.
 type Statement struct {
 	// ID is the statement_id the platform answered with: "SP0" and digits
 	// for changes and rollbacks, a number for orders (like the document's
