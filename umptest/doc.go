@@ -70,8 +70,10 @@
 //     (the example shows null there).
 //   - Member codes (3.6-3.7): 20 digits, parse for 60 s (WithMemberCodeTTL);
 //     an unknown or expired code is 110006 ("会员码已失效", the global
-//     table), not 3.7's own 110001, which the global table gives to an empty
-//     phone.
+//     table), or under WithPerCallCodes 3.7's own 110001 ("会员条形码失效"),
+//     which the global table gives to an empty phone. Likewise the
+//     SystemBusy fault on 3.6 and 3.7 answers 500, or under WithPerCallCodes
+//     their tables' 1001 ("系统繁忙").
 //   - Levels (3.8): the seven of the document's example; growth values of
 //     0, 300, 1000, 3000, 6000, 10000, 20000 reach them (SetLevels changes
 //     them). A consume order's order_score adds to the member's growth
@@ -167,7 +169,8 @@
 //	                 Fault.Delay whatever the client does, then applies: the
 //	                 real slow gateway; a resend meanwhile waits, then is 150002
 //	HTTPStatus       a plain-text HTTP error (503 by default), not applied
-//	SystemBusy       the envelope with code 500, not applied
+//	SystemBusy       the envelope with code 500 (3.6/3.7 under WithPerCallCodes:
+//	                 1001), not applied
 //	HTMLPage         a proxy's HTML error page (502 by default), not applied
 //	MalformedBody    applied, then half the answer
 //	DropBeforeApply  the connection closed, not applied

@@ -24,7 +24,8 @@ const (
 	// body, without applying the call.
 	HTTPStatus
 	// SystemBusy answers the gateway's envelope with code 500 ("系统繁忙"),
-	// HTTP 200, without applying the call.
+	// HTTP 200, without applying the call; under WithPerCallCodes, 3.6 and
+	// 3.7 answer their own tables' 1001 ("系统繁忙") instead.
 	SystemBusy
 	// HTMLPage answers a proxy's HTML error page with Fault.Status (default
 	// 502), without applying the call. Like some proxies' pages, it echoes

@@ -24,6 +24,7 @@ type config struct {
 	pageSizeCap      int
 	ignorePageNo     bool
 	noTotalCount     bool
+	perCallCodes     bool
 }
 
 // Option configures a Handler or Server.
@@ -115,3 +116,11 @@ func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n }
 // WithTLS makes NewServer serve HTTPS, like the real gateway; Server.Client
 // trusts its certificate. NewHandler ignores it.
 func WithTLS() Option { return func(c *config) { c.tls = true } }
+
+// WithPerCallCodes answers with the codes of a call's own error table where
+// the document gives one that differs from the global table: an expired or
+// unknown member code in 3.7 is 110001 ("会员条形码失效"; globally "phone
+// empty"), and the SystemBusy fault on 3.6 and 3.7 answers 1001 ("系统繁忙";
+// globally "invalid parameters"). By default the emulator answers the global
+// table's 110006 and 500.
+func WithPerCallCodes() Option { return func(c *config) { c.perCallCodes = true } }

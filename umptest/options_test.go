@@ -69,3 +69,31 @@ func TestSMSAnswersAsTheDocumentShowsOrInTheEnvelope(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestPerCallCodes: 3.7's own codes under WithPerCallCodes, the global
+// table's otherwise.
+func TestPerCallCodes(t *testing.T) {
+	for _, tc := range []struct {
+		opts            []umptest.Option
+		expired, busy   int64
+		expiredCodeText string
+	}{
+		{nil, 110006, 500, "会员码已失效"},
+		{[]umptest.Option{umptest.WithPerCallCodes()}, 110001, 1001, "会员条形码失效"},
+	} {
+		srv := umptest.NewServer(append(tc.opts, umptest.WithClock(umptest.NewClock(t0)))...)
+		hc := newHTTPClient(t)
+		tok := srv.IssueToken().AccessToken
+		a := send(t, hc, srv, "wk.user.code.parsing", raw{value: tok, body: js(map[string]any{"code": "00000000000000000000"})})
+		require.Equal(t, tc.expired, a.code(), "%s", a.body)
+		require.Contains(t, string(a.body), tc.expiredCodeText)
+		for _, m := range []string{"wk.user.code.generate", "wk.user.code.parsing"} {
+			srv.Fail(m, umptest.Fault{Kind: umptest.SystemBusy, Times: 1})
+			a = send(t, hc, srv, m, raw{value: tok, body: js(map[string]any{"code": "1"})})
+			require.Equal(t, tc.busy, a.code(), "%s: %s", m, a.body)
+		}
+		srv.Fail("wk.user.info.query", umptest.Fault{Kind: umptest.SystemBusy, Times: 1})
+		require.Equal(t, int64(500), send(t, hc, srv, "wk.user.info.query", raw{value: tok}).code(), "other calls: 500")
+		srv.Close()
+	}
+}

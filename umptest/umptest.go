@@ -79,6 +79,7 @@ func NewHandler(opts ...Option) *Handler {
 			RefreshGrace: cfg.grace, ObtainsPerDay: cfg.obtains, RefreshesPerDay: cfg.refreshes,
 			MemberCodeTTL: cfg.codeTTL, SMSPerDay: cfg.smsPerDay, SMSEnvelope: cfg.smsEnvelope,
 			PageSizeCap: int64(cfg.pageSizeCap), IgnorePageNo: cfg.ignorePageNo, NoTotalCount: cfg.noTotalCount,
+			PerCallCodes: cfg.perCallCodes,
 		}),
 		clock:  cfg.clock,
 		log:    cfg.logger,
@@ -420,7 +421,7 @@ func (h *Handler) preApply(r *http.Request, body []byte, f *Fault, rec *Request)
 		rec.Status = status
 		return plain(status, strconv.Itoa(status)+" "+http.StatusText(status)+"\n")
 	case SystemBusy:
-		reply := engine.SystemBusy()
+		reply := h.p.SystemBusy(rec.Method)
 		rec.Status, rec.Code = reply.Status, reply.Code
 		return envelope(reply.Status, reply.Body)
 	case HTMLPage:

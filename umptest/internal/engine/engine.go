@@ -61,6 +61,12 @@ type Config struct {
 	// the number asked); NoTotalCount leaves totalCount out of paged
 	// answers. Both emulate gateways a client must not loop on.
 	IgnorePageNo, NoTotalCount bool
+	// PerCallCodes answers with the codes of a call's own table where the
+	// document gives one that differs from the global table: 3.7's 110001
+	// for an expired member code (globally "phone empty"; 110006
+	// otherwise), and 3.6/3.7's 1001 for "system busy" (globally "invalid
+	// parameters"; 500 otherwise, see SystemBusy).
+	PerCallCodes bool
 }
 
 func (c *Config) defaults() {

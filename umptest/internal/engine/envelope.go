@@ -228,6 +228,12 @@ func gatewayReply(status int, code int64, message string) Reply {
 	}
 }
 
-// SystemBusy is the answer of an overloaded gateway (code 500), for fault
-// injection.
-func SystemBusy() Reply { return gatewayReply(http.StatusOK, CodeSystemBusy, "") }
+// SystemBusy is the answer of an overloaded gateway to a call of method,
+// for fault injection: code 500, or under PerCallCodes 1001 ("系统繁忙") for
+// 3.6 and 3.7, whose tables give that code.
+func (p *Platform) SystemBusy(method string) Reply {
+	if p.cfg.PerCallCodes && (method == "wk.user.code.generate" || method == "wk.user.code.parsing") {
+		return gatewayReply(http.StatusOK, CodeInvalidParams, "系统繁忙")
+	}
+	return gatewayReply(http.StatusOK, CodeSystemBusy, "")
+}

@@ -424,6 +424,9 @@ func (p *Platform) codeParse(r *request) (any, *paging, *Fail) {
 	}
 	mc, ok := p.codes[string(in.Code)]
 	if !ok || !r.now.Before(mc.expires) {
+		if p.cfg.PerCallCodes {
+			return nil, nil, &Fail{Code: CodePhoneEmpty, Message: "会员条形码失效"} // 3.7's own table
+		}
 		return nil, nil, fail(CodeMemberCodeExpired)
 	}
 	m := p.members[mc.openID]
