@@ -6,7 +6,7 @@ import (
 )
 
 // FaultKind is a way a call can go wrong between the client and the
-// engine.
+// platform.
 type FaultKind int
 
 // The kinds of fault. "Applied" means the platform carried the call out (a
