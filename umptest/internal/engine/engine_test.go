@@ -612,3 +612,25 @@ func TestWriteKey(t *testing.T) {
 		require.Equal(t, tc.want, WriteKey(Call{Method: tc.method, Body: []byte(tc.body)}), tc.method+" "+tc.body)
 	}
 }
+
+// TestAuthenticated: a call that passed timestamp, credential and sign is
+// authenticated, whatever the platform then answers; Authentic says so
+// without running it.
+func TestAuthenticated(t *testing.T) {
+	f := newFixture(t)
+	refused := f.call("wk.user.info.query", map[string]any{"open_id": "nobody"})
+	failed(t, refused, CodeMemberNotFound)
+	require.True(t, refused.Authenticated, "a business refusal is past the gate")
+	require.True(t, f.call("wk.user.level.list", map[string]any{}).Authenticated)
+
+	q := url.Values{"access_token": {f.token}, "timestamp": {strconv.FormatInt(f.now.UnixMilli(), 10)}}
+	q.Set("sign", signature(q, nil, "wrong secret"))
+	c := Call{Verb: http.MethodPost, Path: "/gw/gateway/wk.user.level.list/v1", Query: q}
+	require.False(t, f.p.Handle(c).Authenticated)
+	require.False(t, f.p.Authentic(c))
+	q.Set("sign", signature(q, nil, testSecret))
+	require.True(t, f.p.Authentic(c))
+	q.Set("access_token", "unknown")
+	require.False(t, f.p.Authentic(c))
+	require.False(t, f.p.Authentic(Call{Verb: http.MethodPost, Path: "/nowhere", Query: q}))
+}
