@@ -97,6 +97,8 @@ type settings struct {
 	refreshWindow time.Duration
 	budget        TokenBudget
 	maxBody       int64
+	// maxConnsPerHost bounds the default transport; see WithMaxConnsPerHost.
+	maxConnsPerHost int
 }
 
 // Option configures a Client. Options validate their arguments; NewClient
@@ -282,6 +284,9 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if err := s.checkTransportOptions(); err != nil {
+		return nil, err
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -322,10 +327,7 @@ func newTransport(s settings) *resty.Client {
 	if s.httpClient != nil {
 		hc = *s.httpClient
 	} else {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns = 256
-		t.MaxIdleConnsPerHost = 64 // the default of 2 reconnects under load
-		hc.Transport = t
+		hc.Transport = defaultHTTPTransport(s.maxConnsPerHost)
 	}
 	hc.Timeout = s.timeout
 	rc := resty.NewWithClient(&hc)
