@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,8 +50,8 @@ func memberAnswer(tb testing.TB) []byte {
 // settings are the SDK's defaults.
 func newHTTPTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 64
+	t.MaxIdleConns = 0
+	t.MaxIdleConnsPerHost = math.MaxInt
 	return t
 }
 

@@ -1,0 +1,114 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	ump "github.com/greedc/ump-go"
+	"github.com/greedc/ump-go/umptest"
+)
+
+// refreshLatency is how long the gateway takes to answer the token refresh
+// in BenchmarkRefreshUnderLoad: ten round trips, so that a caller queued
+// behind the refresh would stand out.
+const refreshLatency = 10 * gatewayLatency
+
+// refreshWarmUp is the time BenchmarkRefreshUnderLoad gives a new client to
+// open its connections before the steady window.
+const refreshWarmUp = 2 * time.Second
+
+// BenchmarkRefreshUnderLoad measures what a proactive token refresh costs
+// 256 callers that keep calling: umptest over TLS answers every call after
+// 20 ms and the refresh (2.2) after 200 ms; the SDK runs with its defaults.
+//
+// Each round is one client and one run of the callers: a warm-up of
+// refreshWarmUp, a window of steady state, and a window a quarter of the way into
+// which the token falls due, so that one caller refreshes while the others
+// go on. The token comes from umptest's IssueToken, valid there for two
+// hours; the client's copy is stored as expiring 12 minutes after the
+// planned moment, which puts the moment at the start of the refresh window
+// without moving any clock (a moved clock would fail the gateway's
+// timestamp check). Calls are assigned to a window by when they started.
+// Reported: p50 and p99.9 of both windows, the rise of p99.9 in ms and in
+// round trips (the steady p50), the refreshes (one per round) and the calls
+// the gateway rejected for a retired token (the SDK sends them again).
+//
+// grace=0 is umptest's default and the strictest: the old access token stops
+// working the moment the refresh is applied, so the calls in flight with it
+// are rejected and sent again. grace=1m lets it work a minute longer.
+func BenchmarkRefreshUnderLoad(b *testing.B) {
+	window := envDuration(b, "UMP_PEAK_WINDOW", defaultPeakWindow)
+	const callers = 256
+	for _, grace := range []time.Duration{0, time.Minute} {
+		b.Run(fmt.Sprintf("grace=%v", grace), func(b *testing.B) {
+			ctx := context.Background()
+			srv := umptest.NewServer(umptest.WithTLS(), umptest.WithRefreshGrace(grace), umptest.WithTokenLimits(-1, -1))
+			b.Cleanup(srv.Close)
+			srv.AddMember(umptest.Member{Phone: phone})
+			srv.Fail("dss.auth.token.refresh", umptest.Fault{Kind: umptest.Delay, Delay: refreshLatency})
+			srv.Fail(umptest.AnyMethod, umptest.Fault{Kind: umptest.Delay, Delay: gatewayLatency})
+
+			var steady, during load
+			var refreshes, rejected int
+			b.ResetTimer()
+			for range b.N {
+				// The warm-up opens 256 TLS connections, which takes a
+				// loaded machine a good second.
+				warmEnd := time.Now().Add(refreshWarmUp)
+				steadyEnd := warmEnd.Add(window)
+				due := steadyEnd.Add(window / 4)
+
+				tok := srv.IssueToken()
+				tok.ObtainedAt, tok.RefreshedAt = time.Time{}, time.Time{}
+				tok.AccessExpiresAt = due.Add(ump.DefaultRefreshWindow)
+				store := ump.NewMemoryTokenStore()
+				if _, err := store.CompareAndSwap(ctx, srv.AppID, 0, tok); err != nil {
+					b.Fatal(err)
+				}
+				// The SDK's defaults, its own transport included
+				// (TestMain trusts the server's certificate).
+				c, err := ump.NewClient(srv.AppID, srv.AppSecret, ump.WithBaseURL(srv.URL), ump.WithTokenStore(store))
+				if err != nil {
+					b.Fatal(err)
+				}
+				before := srv.Stats()
+				calls := run(b, callers, time.Until(steadyEnd.Add(window)), func() error {
+					_, err := c.Member.Get(ctx, ump.MemberQuery{Phone: phone})
+					return err
+				})
+				after := srv.Stats()
+				for _, s := range calls {
+					switch {
+					case s.start.Before(warmEnd):
+					case s.start.Before(steadyEnd):
+						steady.lat = append(steady.lat, s.lat)
+					default:
+						during.lat = append(during.lat, s.lat)
+					}
+				}
+				if n := after.TokenRefreshes - before.TokenRefreshes; n != 1 {
+					b.Fatalf("%d refreshes in a round, want 1", n)
+				}
+				if len(steady.lat) == 0 || len(during.lat) == 0 {
+					b.Fatalf("%d calls in the steady window, %d in the refresh window", len(steady.lat), len(during.lat))
+				}
+				refreshes++
+				rejected += after.Rejected - before.Rejected
+			}
+			b.StopTimer()
+			rtt := steady.quantile(0.50)
+			rise := during.quantile(0.999) - steady.quantile(0.999)
+			b.ReportMetric(rtt, "steady-p50-ms")
+			b.ReportMetric(steady.quantile(0.999), "steady-p99.9-ms")
+			b.ReportMetric(during.quantile(0.50), "refresh-p50-ms")
+			b.ReportMetric(during.quantile(0.999), "refresh-p99.9-ms")
+			b.ReportMetric(during.quantile(1), "refresh-max-ms")
+			b.ReportMetric(rise, "p99.9-rise-ms")
+			b.ReportMetric(rise/rtt, "p99.9-rise/round-trip")
+			b.ReportMetric(float64(refreshes), "refreshes")
+			b.ReportMetric(float64(rejected), "rejected")
+		})
+	}
+}
