@@ -190,7 +190,7 @@ func envInt(tb testing.TB, name string, def int) int {
 }
 
 // BenchmarkManyCallsStayFlat makes UMP_FLAT_CALLS member lookups (default
-// 40,000 for CI; scripts/bench.sh makes 1,000,000) from 8 goroutines
+// 20,000 for CI; scripts/bench.sh makes 1,000,000) from 8 goroutines
 // through the SDK's defaults against a local server, and compares the live
 // heap, the goroutines and the open connections after the first 10,000
 // with the same at the end (per round; rounds are b.N). It fails if
@@ -198,7 +198,7 @@ func envInt(tb testing.TB, name string, def int) int {
 // first 10,000 calls: those are counts. The heap's rise is reported.
 func BenchmarkManyCallsStayFlat(b *testing.B) {
 	const workers, warm = 8, 10_000
-	calls := max(envInt(b, "UMP_FLAT_CALLS", 40_000), 2*warm)
+	calls := max(envInt(b, "UMP_FLAT_CALLS", 20_000), 2*warm)
 	ctx := context.Background()
 	answer := memberAnswer(b)
 	conns := &connCounter{}
