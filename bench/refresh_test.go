@@ -77,7 +77,7 @@ func BenchmarkRefreshUnderLoad(b *testing.B) {
 					b.Fatal(err)
 				}
 				before := srv.Stats()
-				calls := run(callers, time.Until(steadyEnd.Add(window)), refreshWarmUp/2, func() error {
+				calls := run(callers, time.Until(steadyEnd.Add(window)), refreshWarmUp/2, false, func() error {
 					_, err := c.Member.Get(ctx, ump.MemberQuery{Phone: phone})
 					return err
 				})
