@@ -123,7 +123,8 @@ func WithBaseURL(base string) Option {
 
 // WithHTTPClient sets the http.Client whose Transport carries the requests.
 // The Client copies it and sets the copy's Timeout from WithTimeout; the
-// caller's value is not modified.
+// caller's value is not modified. The Transport keeps its own settings:
+// WithMaxConnsPerHost says which ones matter at peak load.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {

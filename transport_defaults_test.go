@@ -232,3 +232,28 @@ func TestWithMaxConnsPerHostRefusesBadUse(t *testing.T) {
 		assert.ErrorContains(t, err, "WithMaxConnsPerHost", name)
 	}
 }
+
+// The default transport speaks HTTP/2 to a gateway that offers it (TLS with
+// ALPN "h2"), as http.DefaultTransport does: setting the pool sizes must not
+// turn it off.
+func TestDefaultTransportUsesHTTP2WhenOffered(t *testing.T) {
+	var proto atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	tr := defaultHTTPTransport(0)
+	// Trust the test server as the system roots would trust the gateway;
+	// net/http still configures HTTP/2 because ForceAttemptHTTP2 is set.
+	tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, "HTTP/2.0", proto.Load())
+	assert.Equal(t, 2, resp.ProtoMajor)
+}
