@@ -170,7 +170,10 @@ type sample struct {
 // timestamp check allows. A warm-up also runs past d until every caller
 // has made two calls, so that as many connections as callers are open
 // however slow the handshakes were.
-func run(callers int, d, ramp time.Duration, warmUp bool, call func() error) []sample {
+//
+// It returns the calls and, for a warm-up, when the last caller made its
+// second call.
+func run(callers int, d, ramp time.Duration, warmUp bool, call func() error) ([]sample, time.Time) {
 	start := time.Now()
 	deadline := start.Add(d)
 	per := make([][]sample, callers)
@@ -179,7 +182,8 @@ func run(callers int, d, ramp time.Duration, warmUp bool, call func() error) []s
 		warming.Add(callers)
 	}
 	warm := make(chan struct{})
-	go func() { warming.Wait(); close(warm) }()
+	var warmAt time.Time
+	go func() { warming.Wait(); warmAt = time.Now(); close(warm) }()
 	var wg sync.WaitGroup
 	for i := range callers {
 		wg.Add(1)
@@ -208,7 +212,8 @@ func run(callers int, d, ramp time.Duration, warmUp bool, call func() error) []s
 		}()
 	}
 	wg.Wait()
-	return slices.Concat(per...)
+	<-warm
+	return slices.Concat(per...), warmAt
 }
 
 // drive is run, summed up as a load, with the connections conns saw
@@ -217,7 +222,7 @@ func drive(b *testing.B, callers int, d, ramp time.Duration, warmUp bool, conns 
 	b.Helper()
 	opened := conns.opened.Load()
 	start := time.Now()
-	calls := run(callers, d, ramp, warmUp, call)
+	calls, _ := run(callers, d, ramp, warmUp, call)
 	out := load{elapsed: time.Since(start), opened: conns.opened.Load() - opened, lat: make([]time.Duration, len(calls))}
 	for i, c := range calls {
 		if c.err != nil {
