@@ -73,16 +73,26 @@ if [ "$PEAK_COUNT" -gt 0 ]; then
   peak="$OUT/peak.txt"
   : >"$peak"
   echo "peak: $PEAK_COUNT runs, window $PEAK_WINDOW; $FLAT_CALLS flat calls" >&2
+  status=0
   (
     cd bench
     export UMP_PEAK_WINDOW="$PEAK_WINDOW" UMP_FLAT_CALLS="$FLAT_CALLS"
     # Each run is one round (-benchtime 1x): the sides take turns inside it.
+    # A failing benchmark (ManyCallsStayFlat fails on counts) must not hide
+    # the others' figures: the status is kept for the end.
+    st=0
     "$OUT/bench.test" -test.run='^$' -test.bench='^Benchmark(PeakTLS|RefreshUnderLoad)' \
-      -test.benchtime=1x -test.count="$PEAK_COUNT" -test.timeout=60m
+      -test.benchtime=1x -test.count="$PEAK_COUNT" -test.timeout=60m || st=1
     "$OUT/bench.test" -test.run='^$' -test.bench='^Benchmark(AllRecordsMemory|ManyCallsStayFlat)$' \
-      -test.benchtime=1x -test.count=1 -test.timeout=60m
-  ) >>"$peak"
+      -test.benchtime=1x -test.count=1 -test.timeout=60m || st=1
+    exit $st
+  ) >>"$peak" || status=1
   echo
   echo "## peak, token refresh and memory (raw results: $peak)"
   go run ./bench/internal/benchratio "$peak" | sed -n '/^Peak, token refresh/,$p'
+  if [ "$status" -ne 0 ]; then
+    echo "a peak benchmark failed; see $peak:"
+    grep -A3 -- '--- FAIL' "$peak" || true
+    exit 1
+  fi
 fi
