@@ -175,6 +175,16 @@ func TestMaxConnsPerHostQueuedCallEndsWithItsContext(t *testing.T) {
 	defer cancel()
 	_, err := c.Member.Get(ctx, MemberQuery{Phone: "15980944959"})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// A call the SDK never repeats cannot tell a wait for a connection
+	// from a lost answer: its outcome reads as unknown (documented on
+	// WithMaxConnsPerHost), although nothing was sent.
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.Member.Create(ctx, &CreateMemberRequest{ProjectID: "18756", Nickname: "n", Phone: "13800000000"})
+	var unknown *OutcomeUnknownError
+	require.ErrorAs(t, err, &unknown)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Equal(t, int64(2), g.arrived.Load(), "requests that reached the gateway while both connections were held")
 
 	close(release)
