@@ -235,6 +235,13 @@ func (c *Client) attempt(ctx context.Context, r *request, cred string, n int, de
 	}
 	raw := resp.RawBody()
 	status := resp.StatusCode()
+	if isRedirect(status) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(raw, 4<<10)) // a short body lets the connection be reused
+		raw.Close()
+		rerr := redirectError(ep.method, status, resp.Header().Get("Location"))
+		c.logAttempt(ctx, ep, n, start, status, 0, rerr)
+		return done, rerr
+	}
 	buf := answerBufs.Get().(*answerBuf)
 	buf.Reset()
 	defer func() {
@@ -252,7 +259,10 @@ func (c *Client) attempt(ctx context.Context, r *request, cred string, n int, de
 		return ambiguous, terr
 	}
 	v, err := c.classify(ctx, ep, status, buf.Bytes(), cred, dec)
-	err = withoutSign(err, sign)
+	if ep.cred == credAppID {
+		cred = "" // the app id is no secret, and masking it hides which app failed
+	}
+	err = c.redactAnswer(err, cred, sign)
 	c.logAttempt(ctx, ep, n, start, status, apiCode(err), err)
 	return v, err
 }
@@ -306,7 +316,7 @@ func (c *Client) classify(ctx context.Context, ep *endpoint, status int, body []
 			// that applies it twice. The result carries zero values where
 			// the data did not decode.
 			c.log.LogAttrs(ctx, slog.LevelWarn, "ump: call applied, but its data does not decode",
-				slog.String("method", ep.method), slog.String("error", h.dataErr.Error()))
+				slog.String("method", ep.method), slog.String("error", redact.Text(h.dataErr.Error(), c.appSecret, cred)))
 			return done, nil
 		}
 		return done, c.responseError(ep, status, body, cred, fmt.Errorf("success, but data does not decode: %w", h.dataErr))
@@ -382,24 +392,6 @@ func (c *Client) scrub(msg, cred string) string {
 		}
 	}
 	return msg
-}
-
-// withoutSign removes the request's sign from a failure's message or
-// sample: a gateway may echo it bare (a sign-mismatch message showing the
-// sign it got), where the redaction of "sign=..." does not see it.
-func withoutSign(err error, sign string) error {
-	if err == nil {
-		return nil
-	}
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		apiErr.Message = strings.ReplaceAll(apiErr.Message, sign, "***")
-	}
-	var respErr *ResponseError
-	if errors.As(err, &respErr) {
-		respErr.Sample = strings.ReplaceAll(respErr.Sample, sign, "***")
-	}
-	return err
 }
 
 // responseError is an answer that is no envelope, or no usable one, with a

@@ -25,7 +25,9 @@ type APIError struct {
 	HTTPStatus int
 	// Code is the platform's error_code (0 when the answer carried none).
 	Code int64
-	// Message is the platform's error_message, verbatim.
+	// Message is the platform's error_message, verbatim but for phone and
+	// identity numbers, which are masked, and credentials (the app secret, a
+	// token, a sign), which are removed: a gateway may echo the request.
 	Message string
 
 	tokenInvalid bool

@@ -16,6 +16,7 @@ func newTransport(s settings) *resty.Client {
 		hc.Transport = defaultHTTPTransport(s.maxConnsPerHost)
 	}
 	hc.Timeout = s.timeout
+	hc.CheckRedirect = followNoRedirect // the copy's, also of a caller's client
 	rc := resty.NewWithClient(&hc)
 	// resty's own logger prints full URLs (access_token and sign are query
 	// parameters); the SDK logs through slog instead.

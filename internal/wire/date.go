@@ -57,7 +57,7 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 		return err
 	} else if t, err = time.ParseInLocation(DateLayout, string(s), Beijing); err != nil {
 		if t, err = time.ParseInLocation(DateTimeLayout, string(s), Beijing); err != nil {
-			return fmt.Errorf("wire: %q is not a yyyy-MM-dd date", truncate(s))
+			return fmt.Errorf("wire: %s is not a yyyy-MM-dd date", describe(b))
 		}
 	}
 	y, m, day := t.Date()

@@ -41,7 +41,7 @@ func parseInt(b []byte) (int64, error) {
 	if v, ok := intValue(b); ok {
 		return v, nil
 	}
-	return 0, fmt.Errorf("wire: %q is not an integer", truncate(unquote(b)))
+	return 0, fmt.Errorf("wire: %s is not an integer", describe(b))
 }
 
 // intValue is parseInt without the error, for callers that try an integer
@@ -111,7 +111,7 @@ func (s *String) UnmarshalJSON(b []byte) error {
 		}
 		*s = String(v)
 	case b[0] == '{' || b[0] == '[':
-		return fmt.Errorf("wire: expected a string, got %q", truncate(b))
+		return fmt.Errorf("wire: expected a string, got %s", describe(b))
 	default:
 		*s = String(b)
 	}
@@ -153,7 +153,7 @@ func (v *Bool) UnmarshalJSON(b []byte) error {
 	case "false", "0", "", "null":
 		*v = false
 	default:
-		return fmt.Errorf("wire: %q is not a boolean", truncate(b))
+		return fmt.Errorf("wire: %s is not a boolean", describe(b))
 	}
 	return nil
 }
@@ -176,12 +176,26 @@ func unquote(b []byte) []byte {
 	return b
 }
 
-func truncate(b []byte) string {
-	const max = 32
-	if len(b) > max {
-		return string(b[:max]) + "…"
+// describe names the shape of a JSON value that did not decode, never its
+// content: decoding errors reach error strings and logs, and a value of the
+// wrong shape is as likely as any to hold a phone number, an identity
+// number or a token. JSON's three literals are shown as they are.
+func describe(b []byte) string {
+	b = bytes.TrimSpace(b)
+	n := strconv.Itoa(len(b))
+	switch {
+	case len(b) == 0:
+		return "an empty value"
+	case string(b) == "true" || string(b) == "false" || string(b) == "null":
+		return strconv.Quote(string(b))
+	case b[0] == '{':
+		return "an object of " + n + " bytes"
+	case b[0] == '[':
+		return "an array of " + n + " bytes"
+	case b[0] == '"':
+		return "a string of " + n + " bytes"
 	}
-	return string(b)
+	return "a value of " + n + " bytes"
 }
 
 // Envelope is the gateway's answer around every call's data. It decodes both
@@ -302,7 +316,7 @@ func (t *DateTime) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseInLocation(DateTimeLayout, string(s), Beijing)
 	if err != nil {
-		return fmt.Errorf("wire: %q is not a yyyy-MM-dd HH:mm:ss time", truncate(s))
+		return fmt.Errorf("wire: %s is not a yyyy-MM-dd HH:mm:ss time", describe(b))
 	}
 	*t = DateTime(v)
 	return nil
@@ -339,7 +353,7 @@ func (t *Millis) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseInLocation(DateTimeLayout, string(s), Beijing)
 	if err != nil {
-		return fmt.Errorf("wire: %q is neither epoch milliseconds nor a time", truncate(s))
+		return fmt.Errorf("wire: %s is neither epoch milliseconds nor a time", describe(b))
 	}
 	*t = Millis(v)
 	return nil

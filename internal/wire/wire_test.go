@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -567,5 +568,34 @@ func TestMarshalResultsAreIndependent(t *testing.T) {
 	}
 	if b, err := Marshal(1); err != nil || string(b) != "1" {
 		t.Errorf("Marshal after a failure = %s, %v", b, err)
+	}
+}
+
+// TestDecodeErrorsQuoteNoValue: a value of the wrong shape may hold a phone,
+// an identity number or a token; the error names its shape only.
+func TestDecodeErrorsQuoteNoValue(t *testing.T) {
+	const secret = "13812345678"
+	for name, f := range map[string]func(b []byte) error{
+		"String":   func(b []byte) error { var v String; return v.UnmarshalJSON(b) },
+		"Int64":    func(b []byte) error { var v Int64; return v.UnmarshalJSON(b) },
+		"Bool":     func(b []byte) error { var v Bool; return v.UnmarshalJSON(b) },
+		"Date":     func(b []byte) error { var v Date; return v.UnmarshalJSON(b) },
+		"DateTime": func(b []byte) error { var v DateTime; return v.UnmarshalJSON(b) },
+		"Millis":   func(b []byte) error { var v Millis; return v.UnmarshalJSON(b) },
+	} {
+		for _, in := range []string{`{"number":"` + secret + `"}`, `["` + secret + `"]`, `"x` + secret + `"`, `x` + secret} {
+			err := f([]byte(in))
+			if err == nil {
+				continue // a shape the type accepts
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "number") {
+				t.Errorf("%s(%s): %q quotes the value", name, in, err)
+			}
+		}
+	}
+	var s String
+	err := s.UnmarshalJSON([]byte(`{"number":"` + secret + `"}`))
+	if err == nil || err.Error() != "wire: expected a string, got an object of 24 bytes" {
+		t.Errorf("String: %v", err)
 	}
 }
