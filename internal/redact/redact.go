@@ -37,7 +37,13 @@ func Credential(s string) string {
 }
 
 var (
-	queryCredential = regexp.MustCompile(`(?i)((?:access_token|refresh_token|sign|app_secret|appsecret)["']?\s*[=:]\s*["']?)[^&\s"'<>]+`)
+	// The value after a credential's name, in a query (name=value) or in
+	// JSON, also JSON inside a JSON string (\"name\":\"value\").
+	queryCredential = regexp.MustCompile(`(?i)((?:access_token|refresh_token|sign|app_secret|appsecret)(?:\\?["'])?\s*[=:]\s*(?:\\?["'])?)[^&\s"'\\<>,}]+`)
+	// The value of a field that holds an identity document's number
+	// whatever its form (a passport number is no 18-digit run): 3.1's
+	// id_card and 4.1's psea_zjhm.
+	identityField = regexp.MustCompile(`(?i)((?:id_card|idcard|psea_zjhm|customer_id_number)(?:\\?["'])?\s*[=:]\s*(?:\\?["'])?)([^&\s"'\\<>,}]+)`)
 	// digitRun finds every maximal run of ASCII digits (an identity number
 	// may end in X). Runs, not \b-bounded words: a phone number glued to
 	// letters ("tel13800001234") or to a country code ("+8613800001234")
@@ -77,6 +83,10 @@ func Text(s string, secrets ...string) string {
 		}
 	}
 	s = queryCredential.ReplaceAllString(s, "${1}***")
+	s = identityField.ReplaceAllStringFunc(s, func(m string) string {
+		sub := identityField.FindStringSubmatch(m)
+		return sub[1] + IDCard(sub[2])
+	})
 	return digitRun.ReplaceAllStringFunc(s, personal)
 }
 

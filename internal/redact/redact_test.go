@@ -94,3 +94,17 @@ func TestSample(t *testing.T) {
 	require.NotEmpty(t, Sample(gbk, 8))
 	require.Equal(t, "", Sample(nil, 10))
 }
+
+func TestTextMasksIdentityFieldsAndEscapedCredentials(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"psea_zjhm":"M05839911","vip_name":"张三"}`:    `{"psea_zjhm":"M*******1","vip_name":"张三"}`,
+		`{\"psea_zjhm\":\"M05839911\",\"x\":1}`:        `{\"psea_zjhm\":\"M*******1\",\"x\":1}`,
+		`id_card=G1234567`:                             `id_card=G******7`,
+		`{\"access_token\":\"at0123456789\",\"b\":2}`:  `{\"access_token\":\"***\",\"b\":2}`,
+		`?access_token=at0123&sign=ABCDEF&timestamp=1`: `?access_token=***&sign=***&timestamp=1`,
+	} {
+		if got := Text(in); got != want {
+			t.Errorf("Text(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
