@@ -325,7 +325,14 @@ func TestHostileGatewayLeaksNothing(t *testing.T) {
 	faults = append(faults,
 		hostile{name: "EchoRequest", fault: umptest.Fault{Kind: umptest.EchoRequest}, check: definite},
 		hostile{name: "HTMLPage", fault: umptest.Fault{Kind: umptest.HTMLPage}, check: definite},
-		hostile{name: "OddData", fault: umptest.Fault{Kind: umptest.OddData}},
+		// A write that applied may succeed with zero values (see the
+		// answer classification); a read must fail.
+		hostile{name: "OddData", fault: umptest.Fault{Kind: umptest.OddData},
+			check: func(t *testing.T, call hostileCall, err error) {
+				if !call.write {
+					require.Error(t, err, call.name)
+				}
+			}},
 		hostile{name: "HugeAnswer", fault: umptest.Fault{Kind: umptest.HugeAnswer, Size: 5 << 20}, check: definite},
 		hostile{name: "MalformedBody", fault: umptest.Fault{Kind: umptest.MalformedBody}, check: definite},
 		hostile{name: "Slow", fault: umptest.Fault{Kind: umptest.Delay, Delay: 10 * time.Second},
@@ -350,6 +357,37 @@ func TestHostileGatewayLeaksNothing(t *testing.T) {
 			h.srv.ClearFaults()
 			settle(h.srv)
 			h.check()
+		})
+	}
+}
+
+// TestRedirectToAnotherHostIsRefused: with the SDK's own transport, a
+// redirect of any kind to another host reaches nothing there, fails with a
+// *ResponseError naming the status and the Location's host only, and a
+// score change it answered reads as neither done nor applied.
+func TestRedirectToAnotherHostIsRefused(t *testing.T) {
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			srv, c, ctx := e2e(t)
+			away := newElsewhere(t)
+			openID := srv.AddMember(umptest.Member{Phone: hosPhone, Score: 100})
+			_, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID}) // a token first, undisturbed
+			require.NoError(t, err)
+			srv.Fail(umptest.AnyMethod, umptest.Fault{Kind: umptest.Redirect, Status: status, Location: away.URL + "/elsewhere?keep=1"})
+
+			res, err := c.Score.Change(ctx, changeRequest(openID, "R-"+fmt.Sprint(status), 10, ump.EventAdd))
+			require.Nil(t, res, "a redirect is no result")
+			var respErr *ump.ResponseError
+			require.ErrorAs(t, err, &respErr)
+			require.Equal(t, status, respErr.HTTPStatus)
+			require.NotErrorIs(t, err, ump.ErrOutcomeUnknown)
+			awayURL, _ := url.Parse(away.URL)
+			require.Contains(t, err.Error(), awayURL.Host, "the error names the host")
+			for _, s := range []string{"keep=1", "/elsewhere", "access_token", "sign", "FAKE"} {
+				require.NotContains(t, fmt.Sprintf("%+v", err), s)
+			}
+			require.Zero(t, away.hits.Load(), "a request reached another host")
+			require.EqualValues(t, 100, srv.Balance(openID), "nothing applied")
 		})
 	}
 }
