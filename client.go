@@ -120,9 +120,19 @@ func WithBaseURL(base string) Option {
 }
 
 // WithHTTPClient sets the http.Client whose Transport carries the requests.
-// The Client copies it and sets the copy's Timeout from WithTimeout; the
-// caller's value is not modified. The Transport keeps its own settings:
-// WithMaxConnsPerHost says which ones matter at peak load.
+// The Client copies it and sets the copy's Timeout from WithTimeout and its
+// CheckRedirect so that no redirect is followed (a 3xx fails the call with
+// a *ResponseError); the caller's value is not modified. The Transport keeps
+// its own settings: WithMaxConnsPerHost says which ones matter at peak load.
+//
+// Tracing at the transport (otelhttp.NewTransport and the like) records
+// each request's full URL, and with it the live access_token and the sign,
+// which the gateway takes as query parameters: span attributes such as
+// url.full then carry credentials to the tracing backend. Trace calls with
+// the SDK's own hooks (WithHooks) and its OpenTelemetry adapter, module
+// github.com/greedc/ump-go/umpotel, which record the gateway method, status
+// and code but neither the token nor the sign; or strip the query in the
+// transport's span-naming and attribute options before wrapping.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {

@@ -74,6 +74,24 @@
 // (HTTP 401, or WithTokenInvalidCodes) refreshes once and sends the call
 // once more.
 //
+// # Security
+//
+// The Client sends requests to the base URL's host only and follows no
+// redirect, not even with a caller's http.Client (WithHTTPClient): a 3xx
+// fails the call with a *ResponseError naming the status and the
+// Location's host, never the URL, whose query would repeat the
+// credentials. Errors and logs quote no raw answer data: every error built
+// from an answer passes through one redaction (phone and identity numbers
+// masked; the app secret, tokens and signs removed), and decoding errors
+// name a value's shape, not its content. Printing a Client, a request or a
+// Member, with any fmt verb or slog handler, shows no secret and masks
+// phones and identity numbers.
+//
+// Tracing at the HTTP transport (otelhttp and the like) records the full
+// request URL, access_token and sign included (the gateway takes them as
+// query parameters). Trace with the SDK's hooks (WithHooks) and the
+// umpotel module instead, which record neither.
+//
 // # Clock
 //
 // Timestamps, token expiry and the Beijing day of the token budget come
