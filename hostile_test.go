@@ -293,9 +293,9 @@ func (h *hostileHarness) check() {
 	}
 	h.rec.mu.Unlock()
 	secrets := append(h.rec.secrets(), h.srv.AppSecret, hosPhone, hosPhone2, hosIDCard, hosIDNo)
-	require.Greater(t, len(secrets), 10, "tokens and signs were sent")
+	require.Greater(t, len(secrets), 6, "tokens and signs were sent")
 	lines := strings.Split(h.logs.String(), "\n")
-	require.Greater(t, len(lines), 10, "the SDK logged at debug level")
+	require.Greater(t, len(lines), 2, "the SDK logged at debug level")
 	logtest.RequireNoneShown(t, append(lines, h.texts...), secrets)
 }
 
@@ -307,6 +307,8 @@ func TestHostileGatewayLeaksNothing(t *testing.T) {
 		opts  []ump.Option
 		// check looks at one call's error; nil checks nothing more.
 		check func(t *testing.T, call hostileCall, err error)
+		// only picks the calls to make; nil makes all nineteen.
+		only func(hostileCall) bool
 	}
 	definite := func(t *testing.T, call hostileCall, err error) {
 		require.Error(t, err, call.name)
@@ -333,7 +335,14 @@ func TestHostileGatewayLeaksNothing(t *testing.T) {
 					require.Error(t, err, call.name)
 				}
 			}},
-		hostile{name: "HugeAnswer", fault: umptest.Fault{Kind: umptest.HugeAnswer, Size: 5 << 20}, check: definite},
+		// 5 MiB against the default cap of 4 MiB; on every call, an
+		// answer over a small cap, which costs less to read and redact
+		// (the race detector slows both tenfold).
+		hostile{name: "HugeAnswer5MiB", fault: umptest.Fault{Kind: umptest.HugeAnswer, Size: 5 << 20}, check: definite,
+			only: func(call hostileCall) bool { return call.name == "Member.Get (3.2)" },
+			opts: []ump.Option{ump.WithRetry(ump.RetryPolicy{MaxAttempts: 1})}},
+		hostile{name: "HugeAnswer", fault: umptest.Fault{Kind: umptest.HugeAnswer, Size: 64 << 10}, check: definite,
+			opts: []ump.Option{ump.WithMaxResponseBytes(4 << 10)}},
 		hostile{name: "MalformedBody", fault: umptest.Fault{Kind: umptest.MalformedBody}, check: definite},
 		hostile{name: "Slow", fault: umptest.Fault{Kind: umptest.Delay, Delay: 10 * time.Second},
 			opts: []ump.Option{ump.WithTimeout(30 * time.Millisecond)}, check: definite},
@@ -341,13 +350,16 @@ func TestHostileGatewayLeaksNothing(t *testing.T) {
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			h := newHostile(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a safety net only
 			defer cancel()
 			if f.fault.Kind == umptest.Redirect {
 				f.fault.Location = h.away.URL
 			}
 			h.srv.Fail(umptest.AnyMethod, f.fault)
 			for _, call := range hostileCalls {
+				if f.only != nil && !f.only(call) {
+					continue
+				}
 				c, tok := h.client(f.opts...)
 				err := h.run(ctx, c, tok, call)
 				if f.check != nil {
