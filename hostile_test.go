@@ -403,3 +403,31 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestOddTokenAnswerQuotesNoToken: a token answer whose fields have the
+// wrong shape, holding a new token and a phone number, shows no part of
+// them in the error or the debug log (a decoding error once quoted 30 of a
+// token's 34 characters).
+func TestOddTokenAnswerQuotesNoToken(t *testing.T) {
+	const token = "at9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+	var hits atomic.Int64
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		fmt.Fprintf(w, `{"success":true,"data":{"access_token":{"value":%q,"phone":%q},"refresh_token":[%q],"expire_in":%q}}`,
+			token, hosPhone, token, token)
+	}))
+	t.Cleanup(gw.Close)
+	var logs logtest.Buffer
+	c, err := ump.NewClient("app1", "app-secret-0123456789", ump.WithBaseURL(gw.URL),
+		ump.WithLogger(logtest.DebugLogger(&logs)))
+	require.NoError(t, err)
+	_, err = c.Auth.Obtain(context.Background())
+	require.Error(t, err)
+	require.EqualValues(t, 1, hits.Load())
+	texts := append(strings.Split(logs.String(), "\n"), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+	var respErr *ump.ResponseError
+	if errors.As(err, &respErr) {
+		texts = append(texts, fmt.Sprintf("%#v", respErr), respErr.Sample, respErr.Err.Error())
+	}
+	logtest.RequireNoneShown(t, texts, []string{token[:12], token[len(token)-12:], hosPhone, "app-secret-0123456789"})
+}
