@@ -308,6 +308,9 @@ type Member struct {
 	CouponCount int64
 	// Rights are the benefits of the member's level.
 	Rights []Right
+	// RightsRaw holds the gateway's text of rights when it is not the JSON
+	// list it should be (docs/spec-notes.md#22); Rights is empty then.
+	RightsRaw string
 }
 
 // LogValue implements slog.LogValuer, masking the phone and identity numbers.
@@ -330,34 +333,34 @@ type Right struct {
 
 // memberData is the data of 3.2 and 3.7 as the wire has it.
 type memberData struct {
-	OpenID               wire.String                  `json:"open_id"`
-	UserNum              wire.String                  `json:"user_num"`
-	ProjectID            wire.String                  `json:"project_id"`
-	Nickname             wire.String                  `json:"nickname"`
-	RealName             wire.String                  `json:"realname"`
-	Phone                wire.String                  `json:"phone"`
-	Gender               wire.Int64                   `json:"gender"`
-	Birthday             wire.Date                    `json:"birthday"`
-	AvatarImgURL         wire.String                  `json:"avatar_img_url"`
-	Country              wire.String                  `json:"country"`
-	Province             wire.String                  `json:"province"`
-	City                 wire.String                  `json:"city"`
-	IDCard               wire.String                  `json:"id_card"`
-	Email                wire.String                  `json:"email"`
-	Remark               wire.String                  `json:"remark"`
-	QID                  wire.String                  `json:"q_id"`
-	RegisterTime         wire.Millis                  `json:"register_time"`
-	LevelNumber          *wire.Int64                  `json:"level_number"`
-	LevelNum             *wire.Int64                  `json:"level_num"` // NOTES.md #4
-	LevelName            wire.String                  `json:"level_name"`
-	NextLevelNum         wire.Int64                   `json:"next_level_num"`
-	NextLevelName        wire.String                  `json:"next_level_name"`
-	NextLevelGrowthValue wire.Int64                   `json:"next_level_growth_value"`
-	IsMaxLevel           wire.Bool                    `json:"is_max_level"`
-	Score                wire.Int64                   `json:"score"`
-	GrowthValue          wire.Int64                   `json:"growth_value"`
-	CouponNum            wire.Int64                   `json:"coupon_num"`
-	Rights               wire.JSONString[[]rightData] `json:"rights"`
+	OpenID               wire.String                         `json:"open_id"`
+	UserNum              wire.String                         `json:"user_num"`
+	ProjectID            wire.String                         `json:"project_id"`
+	Nickname             wire.String                         `json:"nickname"`
+	RealName             wire.String                         `json:"realname"`
+	Phone                wire.String                         `json:"phone"`
+	Gender               wire.Int64                          `json:"gender"`
+	Birthday             wire.Date                           `json:"birthday"`
+	AvatarImgURL         wire.String                         `json:"avatar_img_url"`
+	Country              wire.String                         `json:"country"`
+	Province             wire.String                         `json:"province"`
+	City                 wire.String                         `json:"city"`
+	IDCard               wire.String                         `json:"id_card"`
+	Email                wire.String                         `json:"email"`
+	Remark               wire.String                         `json:"remark"`
+	QID                  wire.String                         `json:"q_id"`
+	RegisterTime         wire.Millis                         `json:"register_time"`
+	LevelNumber          *wire.Int64                         `json:"level_number"`
+	LevelNum             *wire.Int64                         `json:"level_num"` // NOTES.md #4
+	LevelName            wire.String                         `json:"level_name"`
+	NextLevelNum         wire.Int64                          `json:"next_level_num"`
+	NextLevelName        wire.String                         `json:"next_level_name"`
+	NextLevelGrowthValue wire.Int64                          `json:"next_level_growth_value"`
+	IsMaxLevel           wire.Bool                           `json:"is_max_level"`
+	Score                wire.Int64                          `json:"score"`
+	GrowthValue          wire.Int64                          `json:"growth_value"`
+	CouponNum            wire.Int64                          `json:"coupon_num"`
+	Rights               wire.LenientJSONString[[]rightData] `json:"rights"`
 }
 
 type rightData struct {
@@ -377,6 +380,7 @@ func (w *memberData) member() *Member {
 		NextLevelNumber: int64(w.NextLevelNum), NextLevelName: string(w.NextLevelName),
 		NextLevelGrowthValue: int64(w.NextLevelGrowthValue), IsMaxLevel: bool(w.IsMaxLevel),
 		Score: int64(w.Score), GrowthValue: int64(w.GrowthValue), CouponCount: int64(w.CouponNum),
+		RightsRaw: w.Rights.Raw,
 	}
 	switch {
 	case w.LevelNumber != nil:
