@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/umptest"
 )
 
@@ -43,10 +44,70 @@ func TestScoreChange(t *testing.T) {
 
 	r := w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "30", "--event", "subtract",
 		"--reason", "兑换", "--out-biz-no", "T-2", "--order-amount", "0", "-o", "table").ok(t)
-	id := regexp.MustCompile(`^change_id ([0-9a-f]{26}) \(generated: keep it`).FindStringSubmatch(r.stderr)
-	require.NotNil(t, id, "the generated change_id is printed before the call: %q", r.stderr)
+	id := regexp.MustCompile(`^change_id ([0-9a-f]{26}) \(derived from`).FindStringSubmatch(r.stderr)
+	require.NotNil(t, id, "the derived change_id is printed before the call: %q", r.stderr)
 	require.Regexp(t, `(?m)^change_id\s+`+id[1]+`\n`, r.stdout)
 	require.Equal(t, int64(1270), w.srv.Balance(m.OpenID))
+}
+
+// The README's example line run twice changes points once; --new changes
+// them again.
+func TestScoreChangeSameLineTwiceChangesOnce(t *testing.T) {
+	w := newWorld(t)
+	m := w.addMember(t)
+	line := []string{"score", "change", "--open-id", m.OpenID, "--score", "100", "--event", "add",
+		"--reason", "goodwill", "--out-biz-no", "TICKET-881", "--order-amount", "0"}
+	var first, second changeOut
+	r := w.run(t, line...).ok(t)
+	decodeJSON(t, r.stdout, &first)
+	require.Regexp(t, `^[0-9a-f]{26}$`, first.ChangeID)
+	require.NotEmpty(t, first.StatementID)
+	require.Equal(t, int64(1300), w.srv.Balance(m.OpenID))
+
+	r = w.run(t, line...).ok(t)
+	decodeJSON(t, r.stdout, &second)
+	require.Equal(t, first.ChangeID, second.ChangeID, "the same line derives the same change_id")
+	require.Empty(t, second.StatementID)
+	require.Contains(t, r.stderr, "change_id "+first.ChangeID+" had already been applied (150002): nothing moved now\n")
+	require.Equal(t, int64(1300), w.srv.Balance(m.OpenID), "points changed once")
+
+	// Any field of the derivation changes the change_id.
+	other := append([]string(nil), line...)
+	other[len(other)-3] = "TICKET-882"
+	var third changeOut
+	decodeJSON(t, w.run(t, other...).ok(t).stdout, &third)
+	require.NotEqual(t, first.ChangeID, third.ChangeID)
+	require.Equal(t, int64(1400), w.srv.Balance(m.OpenID))
+
+	r = w.run(t, append(line, "--new")...).ok(t)
+	require.Regexp(t, `^change_id [0-9a-f]{26} \(generated: keep it`, r.stderr)
+	require.Equal(t, int64(1500), w.srv.Balance(m.OpenID), "--new sends a new change")
+
+	r = w.run(t, append(line, "--new", "--change-id", "c-1")...)
+	require.Equal(t, exitUsage, r.code)
+	require.Equal(t, int64(1500), w.srv.Balance(m.OpenID))
+}
+
+func TestDerivedChangeID(t *testing.T) {
+	base := ump.ScoreChangeRequest{OpenID: "o-1", Score: 100, OutBizNo: "T-1", ChangeEvent: ump.EventAdd,
+		ChangeReason: "r", OrderAmount: 1}
+	id := derivedChangeID("app", &base)
+	require.Regexp(t, `^[0-9a-f]{26}$`, id)
+	same := base
+	same.ChangeReason, same.OrderAmount = "another reason", 2
+	require.Equal(t, id, derivedChangeID("app", &same), "reason and amount are not part of the change's identity")
+	for name, r := range map[string]ump.ScoreChangeRequest{
+		"open_id": {OpenID: "o-2", Score: 100, OutBizNo: "T-1", ChangeEvent: ump.EventAdd},
+		"score":   {OpenID: "o-1", Score: 10, OutBizNo: "T-1", ChangeEvent: ump.EventAdd},
+		"out_biz": {OpenID: "o-1", Score: 100, OutBizNo: "T-2", ChangeEvent: ump.EventAdd},
+		"event":   {OpenID: "o-1", Score: 100, OutBizNo: "T-1", ChangeEvent: ump.EventSubtract},
+		// Lengths go in: moving a character from one field to the next
+		// is another change.
+		"boundary": {OpenID: "o-1T", Score: 100, OutBizNo: "-1", ChangeEvent: ump.EventAdd},
+	} {
+		require.NotEqual(t, id, derivedChangeID("app", &r), name)
+	}
+	require.NotEqual(t, id, derivedChangeID("other-app", &base), "app")
 }
 
 func TestScoreChangePlatformRefusalsExit1(t *testing.T) {
