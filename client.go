@@ -454,11 +454,13 @@ func callAs[T any](ctx context.Context, c *Client, ep *endpoint, body any, cred 
 func exchange[T any](ctx context.Context, c *Client, ep *endpoint, body any, cred, key string) (T, page, error) {
 	var a answer[T]
 	err := c.roundTrip(ctx, ep, body, cred, key, &a)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		var zero T
 		return zero, page{}, err
 	}
-	return a.env.Data, a.env.Page(), nil
+	// Applied but unreadable: whatever of the data did decode goes with
+	// the error.
+	return a.env.Data, a.env.Page(), err
 }
 
 // RawAnswer is a successful answer to Raw: the envelope's data exactly as the
@@ -606,10 +608,36 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 	}
 	mayHaveApplied := false
 	err := c.attempts(ctx, ep, payload, cred, key, dec, &mayHaveApplied)
-	if err != nil && mayHaveApplied && ep.keyedWrite && !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, duplicateKey) {
-		return &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
+	if err == nil || !mayHaveApplied || !ep.keyedWrite || errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrAppliedUnreadable) {
+		return err
 	}
-	return err
+	// An earlier attempt under the key may have applied.
+	if errors.Is(err, duplicateKey) {
+		// The key is taken: by that attempt, the service decides (see
+		// Score.Change).
+		return &earlierAttemptError{err}
+	}
+	// Any other failure proves nothing about that attempt.
+	return &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
+}
+
+// earlierAttemptError is the duplicate-key refusal (150002) of a keyed write
+// one of whose earlier attempts, in the same call, may have applied: an
+// ambiguous one, or one answered "system busy". It reads as "that attempt
+// applied". It unwraps to the refusal, so that errors.Is(err,
+// ErrAlreadyExists) holds too.
+type earlierAttemptError struct{ err error }
+
+func (e *earlierAttemptError) Error() string {
+	return e.err.Error() + " (after an attempt that may have applied)"
+}
+func (e *earlierAttemptError) Unwrap() error { return e.err }
+
+// appliedByEarlierAttempt reports whether err is the duplicate-key refusal
+// of a keyed write after an attempt of the same call that may have applied.
+func appliedByEarlierAttempt(err error) bool {
+	var e *earlierAttemptError
+	return errors.As(err, &e)
 }
 
 // attempts is roundTrip's loop. It sets *mayHaveApplied once an attempt
@@ -631,7 +659,9 @@ func (c *Client) attempts(ctx context.Context, ep *endpoint, payload []byte, cre
 			return fmt.Errorf("ump: %s: %w", ep.method, cerr)
 		}
 		v, err := c.attempt(ctx, ep, payload, value, attempt, dec)
-		if v == ambiguous {
+		if v == ambiguous || (v == busy && ep.keyedWrite) {
+			// "System busy" to a keyed write may have applied all the
+			// same: a later duplicate answer then means it did.
 			*mayHaveApplied = true
 		}
 		switch {
@@ -784,15 +814,16 @@ func (c *Client) judge(ctx context.Context, ep *endpoint, status int, body []byt
 		if h.dataErr == nil {
 			return done, nil
 		}
-		if !ep.idempotent {
-			// The gateway applied the call; an error here would read as
-			// "not applied" and invite a resend that applies it twice. The
-			// result carries zero values where the data did not decode.
-			c.log.LogAttrs(ctx, slog.LevelWarn, "ump: call applied, but its data does not decode",
+		rerr := c.responseError(ep, status, body, cred, fmt.Errorf("success, but data does not decode: %w", h.dataErr))
+		if !ep.idempotent || ep.keyedWrite {
+			// A write the gateway applied: zero values would read as a
+			// result, a plain failure as "not applied" and invite a
+			// resend. Neither is true.
+			c.log.LogAttrs(ctx, slog.LevelWarn, "ump: call applied, but its answer could not be read",
 				slog.String("method", ep.method), slog.String("error", h.dataErr.Error()))
-			return done, nil
+			return done, &AppliedUnreadableError{Method: ep.method, Err: rerr}
 		}
-		return done, c.responseError(ep, status, body, cred, fmt.Errorf("success, but data does not decode: %w", h.dataErr))
+		return done, rerr
 	}
 	if h.empty && ep.blankIsSuccess && status == http.StatusOK {
 		return done, nil
@@ -802,7 +833,7 @@ func (c *Client) judge(ctx context.Context, ep *endpoint, status int, body []byt
 	case status == http.StatusUnauthorized || c.tokenInvalid[h.code]:
 		apiErr.tokenInvalid = true
 		return tokenRejected, apiErr
-	case h.code == 500:
+	case sentinelFor(ep.method, h.code) == ErrSystemBusy: // 500, or the call's own code for it
 		return busy, apiErr
 	case h.silent && status >= 500:
 		return ambiguous, apiErr

@@ -27,6 +27,16 @@ var (
 	epListLevels   = endpoint{method: "wk.user.level.list", idempotent: true}
 )
 
+// callCodes holds the codes a call's own table gives a meaning other than
+// the global table's (docs/spec-notes.md#21). 3.6 and 3.7 list 1001 as
+// "system busy" (globally "invalid parameters"), so it is repeated like
+// 500; 3.7 lists 110001 as "member code expired" (globally "phone empty").
+// An *APIError of these calls matches the sentinel given here.
+var callCodes = map[string]map[int64]*codeSentinel{
+	epGenerateCode.method: {1001: ErrSystemBusy.(*codeSentinel)},
+	epMemberByCode.method: {1001: ErrSystemBusy.(*codeSentinel), 110001: ErrMemberCodeExpired.(*codeSentinel)},
+}
+
 // levelPageSize is the document's default page_size of the level table (3.8).
 const levelPageSize = 10
 
@@ -218,7 +228,8 @@ func (s *MemberService) Get(ctx context.Context, q MemberQuery) (*Member, error)
 
 // GenerateCode returns a member code (3.6), the number a member shows at a
 // till, for the member with the given open_id or phone number. The code
-// stays a string: it is 20 digits with a leading zero.
+// stays a string: it is 20 digits with a leading zero. 3.6 gives 1001 as
+// "system busy": it matches ErrSystemBusy and is repeated like 500.
 func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) (string, error) {
 	v := checker{method: epGenerateCode.method}
 	v.required("open_id", openIDOrPhone)
@@ -238,8 +249,10 @@ func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) 
 }
 
 // GetByCode looks a member up by a member code from GenerateCode (3.7). An
-// expired code fails with the platform's code (ErrMemberCodeExpired, or the
-// 110001 section 3.7 documents for it: see APIError.Message).
+// expired code fails with ErrMemberCodeExpired: 3.7's own table gives it
+// code 110001 (globally "phone empty"), the global table 110006, and both
+// match. 3.7 gives 1001 as "system busy": it matches ErrSystemBusy and is
+// repeated like 500.
 func (s *MemberService) GetByCode(ctx context.Context, code string) (*Member, error) {
 	v := checker{method: epMemberByCode.method}
 	v.required("code", code)

@@ -32,15 +32,19 @@ func TestRejectionsANewTokenDoesNotCureSpendOneRefresh(t *testing.T) {
 }
 
 // The gateway applied a score change but answered with data of a shape the
-// SDK does not expect: the change applied, so Change must not report a
-// definite failure, which would invite a resend under a new change_id.
+// SDK does not expect: the change applied, so Change must neither report a
+// definite failure, which would invite a resend under a new change_id, nor
+// a result of zeros: ErrAppliedUnreadable says both.
 func TestAppliedChangeWithUnreadableDataIsNotAFailure(t *testing.T) {
 	c, g := setup(t)
 	g.reply("wk.user.event.score.change", `{"success":true,"error_code":200,"error_message":"","data":"SP016244316351097643"}`)
 	res, err := c.Score.Change(context.Background(), validChange())
-	require.NoError(t, err)
-	require.Equal(t, validChange().ChangeID, res.ChangeID)
-	require.Len(t, g.calls(), 1, "sent once, no resolution")
+	require.ErrorIs(t, err, ErrAppliedUnreadable, "applied, and said so: not zeros read as a result")
+	require.Nil(t, res)
+	require.Contains(t, err.Error(), "the call was applied, but its answer could not be read")
+	require.False(t, Retryable(err), "do not send it again")
+	require.NotErrorIs(t, err, ErrOutcomeUnknown)
+	require.Len(t, g.calls(), 1, "sent once")
 }
 
 // A business call that never left because the refresh's answer was lost is

@@ -294,6 +294,9 @@ func hintFor(err error) string {
 			strings.TrimPrefix(unknown.Key, "change_id=") + " --resolve to settle it: it is applied once"
 	case errors.As(err, &unknown):
 		return "the gateway may or may not have applied the call: look before you repeat it"
+	case errors.Is(err, ump.ErrAlreadyExists) && strings.Contains(err.Error(), "change_id"):
+		return "the change_id was used before, and nothing moved now. If this repeats a change of unknown outcome, " +
+			"add --resolve; for a new change, leave --change-id out"
 	}
 	return ""
 }

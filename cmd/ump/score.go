@@ -147,15 +147,15 @@ twice: keep it. Without --change-id it is derived from the app, --open-id,
 --out-biz-no, --event and --score, and printed on stderr before the call, so
 running the same line twice changes points once: the second run says the
 change had already been applied. --new sends under a new random change_id
-instead, for a second change that is meant to repeat the first. A change whose answer is lost is settled by the SDK
-(rolled back by its change_id, then sent again under a new change_id, which
-is printed). If that cannot finish (the gateway stays unreachable, an
-interrupt), the error names the change_id of unknown outcome: run the same
-command with --change-id set to it and --resolve, which finishes the
-resolution and applies the change once.
+instead, for a second change that is meant to repeat the first.
 
-Repeating a change that did apply, with the same --change-id, moves nothing:
-the platform answers 150002 and the command says the change had applied.`,
+A change whose answer is lost is sent again by the SDK under the same
+change_id until the platform answers: it applies once. If no answer comes
+(the gateway stays unreachable, an interrupt), the error names the change_id
+of unknown outcome: run the same command with --change-id set to it and
+--resolve, which sends it again and says whether it had applied.
+
+A --change-id used before by another change is refused: nothing moves.`,
 		Example: `  ump score change --open-id 5f0c... --score 100 --event add --reason "goodwill" \
       --out-biz-no TICKET-881 --order-amount 0`,
 		Args: cobra.NoArgs,
@@ -197,7 +197,7 @@ the platform answers 150002 and the command says the change had applied.`,
 				change = s.Score.Resolve
 			}
 			res, err := change(ctx, &req)
-			if err != nil && derived && errors.Is(err, ump.ErrDuplicateChangeID) {
+			if err != nil && derived && errors.Is(err, ump.ErrAlreadyExists) {
 				// The derived change_id names this very line, so the
 				// platform holding it means this change was made before.
 				res, err = &ump.ScoreChangeResult{ChangeID: req.ChangeID, AlreadyApplied: true}, nil

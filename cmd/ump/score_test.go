@@ -114,8 +114,16 @@ func TestScoreChangePlatformRefusalsExit1(t *testing.T) {
 	w := newWorld(t)
 	m := w.addMember(t)
 	w.change(t, m.OpenID, "add", 100, "once", "c-1")
+	// A --change-id used before: refused, nothing moved.
 	r := w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "100", "--event", "add",
-		"--reason", "twice", "--out-biz-no", "T-1", "--order-amount", "0", "--change-id", "c-1").ok(t)
+		"--reason", "twice", "--out-biz-no", "T-1", "--order-amount", "0", "--change-id", "c-1")
+	require.Equal(t, exitFailed, r.code)
+	require.Regexp(t, `^error 150002: `, r.stderr)
+	require.Contains(t, r.stderr, "the change_id was used before, and nothing moved now")
+	require.Equal(t, int64(1300), w.srv.Balance(m.OpenID))
+	// With --resolve, the repeat of a change of unknown outcome: it had applied.
+	r = w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "100", "--event", "add",
+		"--reason", "twice", "--out-biz-no", "T-1", "--order-amount", "0", "--change-id", "c-1", "--resolve").ok(t)
 	require.Equal(t, "change_id c-1 had already been applied (150002): nothing moved now\n", r.stderr)
 
 	r = w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "99999", "--event", "subtract",
@@ -150,17 +158,19 @@ func TestScoreChangeListsEveryBadField(t *testing.T) {
 func TestScoreChangeWithUnknownOutcomeNamesTheChangeID(t *testing.T) {
 	w := newWorld(t)
 	m := w.addMember(t)
-	// One lost answer: the SDK settles it and names the change_id that applied.
+	// One lost answer: the SDK sends the change again under its change_id.
 	w.srv.Fail("wk.user.event.score.change", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
 	var out changeOut
-	decodeJSON(t, w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "5", "--event", "add",
-		"--reason", "r", "--out-biz-no", "T-8", "--order-amount", "0", "--change-id", "c-8").ok(t).stdout, &out)
-	require.NotEqual(t, "c-8", out.ChangeID)
+	r := w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "5", "--event", "add",
+		"--reason", "r", "--out-biz-no", "T-8", "--order-amount", "0", "--change-id", "c-8").ok(t)
+	decodeJSON(t, r.stdout, &out)
+	require.Equal(t, "c-8", out.ChangeID)
+	require.Contains(t, r.stderr, "had already been applied")
 	require.Equal(t, int64(1205), w.srv.Balance(m.OpenID), "applied once")
 
 	// Every answer lost: the error names the change_id to resolve.
 	w.srv.Fail("wk.user.event.score.change", umptest.Fault{Kind: umptest.DropAfterApply})
-	r := w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "5", "--event", "add",
+	r = w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "5", "--event", "add",
 		"--reason", "r", "--out-biz-no", "T-9", "--order-amount", "0", "--change-id", "c-9")
 	require.Equal(t, exitFailed, r.code)
 	id := regexp.MustCompile(`outcome unknown \(change_id=([0-9a-z-]+)\)`).FindStringSubmatch(r.stderr)
@@ -172,11 +182,12 @@ func TestScoreChangeWithUnknownOutcomeNamesTheChangeID(t *testing.T) {
 	decodeJSON(t, w.run(t, "score", "change", "--open-id", m.OpenID, "--score", "5", "--event", "add",
 		"--reason", "r", "--out-biz-no", "T-9", "--order-amount", "0", "--change-id", id[1], "--resolve").ok(t).stdout, &out)
 	require.Equal(t, int64(1210), w.srv.Balance(m.OpenID))
+	require.Equal(t, "c-9", out.ChangeID)
 	standing := 0
 	for _, st := range w.srv.Ledger(m.OpenID) {
 		if st.Kind == umptest.KindChange && st.OrderNo == "T-9" && st.ReversedBy == "" {
 			standing++
-			require.Equal(t, out.ChangeID, st.ChangeID)
+			require.Equal(t, "c-9", st.ChangeID)
 		}
 	}
 	require.Equal(t, 1, standing)

@@ -236,7 +236,8 @@ var ErrNotJSON = errors.New("not a JSON envelope")
 // DecodeEnvelope decodes body into an envelope whose data is T. When the
 // envelope is well formed but data does not fit T (an error answer whose data
 // has another shape), it decodes again with data left raw, so the caller still
-// sees success, code and message; dataErr then reports the mismatch.
+// sees success, code and message; dataErr then reports the mismatch, and
+// Data holds what of it decoded (JSON decoding fills a value until it fails).
 func DecodeEnvelope[T any](body []byte, env *Envelope[T]) (dataErr error, err error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -250,11 +251,14 @@ func DecodeEnvelope[T any](body []byte, env *Envelope[T]) (dataErr error, err er
 	if err := json.Unmarshal(trimmed, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotJSON, err)
 	}
-	var zero T
+	// Data keeps whatever decoded before the mismatch: a write that was
+	// applied reports it with the error.
+	var data T
+	_ = json.Unmarshal(raw.Data, &data)
 	*env = Envelope[T]{
 		Success: raw.Success, ErrorCode: raw.ErrorCode, ErrorCodeCamel: raw.ErrorCodeCamel,
 		ErrorMessage: raw.ErrorMessage, ErrorMessageCamel: raw.ErrorMessageCamel,
-		Data: zero, PageNo: raw.PageNo, PageSize: raw.PageSize, TotalCount: raw.TotalCount,
+		Data: data, PageNo: raw.PageNo, PageSize: raw.PageSize, TotalCount: raw.TotalCount,
 	}
 	return first, nil
 }
