@@ -1,8 +1,11 @@
 package ump
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"iter"
 	"strconv"
 	"strings"
@@ -23,7 +26,7 @@ import (
 type CouponService service
 
 // The coupon calls. The document says GET for 5.4 and 5.5 but shows JSON
-// bodies; every call is a POST with a JSON body (NOTES.md #1).
+// bodies; every call is a POST with a JSON body (docs/spec-notes.md#1).
 var (
 	epCouponTemplateAdd = endpoint{method: "wk.coupon.template.add"}
 	epCouponGive        = endpoint{method: "wk.coupon.give"}
@@ -245,6 +248,8 @@ type couponTemplateBody struct {
 // CreateTemplate creates a coupon template (5.1, wk.coupon.template.add) and
 // returns the platform's id for it. It is not repeated after the request may
 // have reached the gateway: an ambiguous failure is an *OutcomeUnknownError.
+// A success whose id cannot be read returns 0 and an error matching
+// ErrAppliedUnreadable: the template exists; do not create it again.
 func (s *CouponService) CreateTemplate(ctx context.Context, q *CouponTemplateRequest) (templateID int64, err error) {
 	if q == nil {
 		q = &CouponTemplateRequest{}
@@ -280,6 +285,9 @@ func (s *CouponService) CreateTemplate(ctx context.Context, q *CouponTemplateReq
 	couponNotNegative(&v, "minimum_fee", q.MinimumFee)
 	couponNotNegative(&v, "quantity", int64(q.Quantity))
 	couponNotNegative(&v, "claim_number", int64(q.ClaimNumber))
+	v.int32("fixed_term", int64(q.FixedTerm))
+	v.int32("quantity", int64(q.Quantity))
+	v.int32("claim_number", int64(q.ClaimNumber))
 	couponRange(&v, "coupon_centre_status", int(q.CentreStatus), 0, 1)
 	if q.MemberRestrict != nil {
 		couponRange(&v, "member_restrict_type", int(*q.MemberRestrict), 0, 2)
@@ -356,18 +364,36 @@ type giveBody struct {
 }
 
 // givenCouponData decodes both spellings of the member's id: the table says
-// openId, the example open_id (NOTES.md #10).
+// openId, the example open_id (docs/spec-notes.md#10).
 type givenCouponData struct {
 	Code        wire.Int64  `json:"code"`
 	OpenID      wire.String `json:"open_id"`
 	OpenIDCamel wire.String `json:"openId"`
 }
 
+// UnmarshalJSON implements json.Unmarshaler: the member's id decodes even
+// when the code does not.
+func (d *givenCouponData) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Code        json.RawMessage `json:"code"`
+		OpenID      wire.String     `json:"open_id"`
+		OpenIDCamel wire.String     `json:"openId"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*d = givenCouponData{OpenID: v.OpenID, OpenIDCamel: v.OpenIDCamel}
+	return d.Code.UnmarshalJSON(v.Code)
+}
+
 // Give gives coupons of a template to members (5.2, wk.coupon.give) and
 // returns the coupons the platform created, with its codes. It is not
 // repeated after the request may have reached the gateway: an ambiguous
 // failure is an *OutcomeUnknownError, and the caller reconciles (for
-// example with ListUserCoupons) before giving again.
+// example with ListUserCoupons) before giving again. If the gateway answers
+// success with codes that cannot be read exactly (floats, say), the coupons
+// were given: Give returns them, Code 0 where it could not be read, with an
+// error matching ErrAppliedUnreadable.
 func (s *CouponService) Give(ctx context.Context, q *GiveCouponsRequest) ([]GivenCoupon, error) {
 	if q == nil {
 		q = &GiveCouponsRequest{}
@@ -405,6 +431,7 @@ func (s *CouponService) Give(ctx context.Context, q *GiveCouponsRequest) ([]Give
 	if q.Number < 1 {
 		v.add("number", "must be at least 1")
 	}
+	v.int32("number", int64(q.Number))
 	couponNotNegative(&v, "receive_store", q.ReceiveStore)
 	if err := v.err(); err != nil {
 		return nil, err
@@ -416,8 +443,8 @@ func (s *CouponService) Give(ctx context.Context, q *GiveCouponsRequest) ([]Give
 		ReceiveStore:  q.ReceiveStore,
 		ThirdCouponID: q.ThirdCouponID,
 	}
-	data, _, err := call[[]givenCouponData](ctx, s.client, &epCouponGive, &body)
-	if err != nil {
+	data, _, err := call[givenCoupons](ctx, s.client, &epCouponGive, &body)
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return nil, err
 	}
 	out := make([]GivenCoupon, len(data))
@@ -427,14 +454,42 @@ func (s *CouponService) Give(ctx context.Context, q *GiveCouponsRequest) ([]Give
 			out[i].OpenID = string(d.OpenIDCamel)
 		}
 	}
-	return out, nil
+	return out, err
+}
+
+// givenCoupons is 5.2's data. It decodes entry by entry, so that when one
+// does not decode (a coupon code sent as a float, which cannot hold 19
+// digits), the others still do: the coupons were given, and Give returns
+// what it could read with ErrAppliedUnreadable.
+type givenCoupons []givenCouponData
+
+// UnmarshalJSON implements json.Unmarshaler. An entry that does not decode
+// keeps what of it did; the first failure is returned after all entries.
+func (g *givenCoupons) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*g = nil
+		return nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := make(givenCoupons, len(raw))
+	var first error
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &out[i]); err != nil && first == nil {
+			first = fmt.Errorf("coupon %d: %w", i, err)
+		}
+	}
+	*g = out
+	return first
 }
 
 // CouponStatusRequest sets the status of one given coupon (5.3).
 type CouponStatusRequest struct {
 	// ThirdCouponCode is the coupon's CouponNumber from Give. The document
 	// types it Long but calls it the coupon_number and shows hex strings, so
-	// it is a string (NOTES.md #18). Required.
+	// it is a string (docs/spec-notes.md#18). Required.
 	ThirdCouponCode string
 	// OpenID is the member's open_id, or their phone number. Required.
 	OpenID string
@@ -477,7 +532,7 @@ type VerifyCouponsRequest struct {
 	OrderNo string
 	// ThirdCouponCodes are the coupons' CouponNumbers from Give, at least
 	// one, none containing a comma: they are sent joined with commas
-	// (third_coupon_codes, NOTES.md #18).
+	// (third_coupon_codes, docs/spec-notes.md#18).
 	ThirdCouponCodes []string
 	// VerificationTime is when the coupons were used, sent as epoch
 	// milliseconds; the zero time means now, by the client's clock.

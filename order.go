@@ -287,6 +287,8 @@ func (o *OrderDetails) check(v *checker) {
 	if o.OrderScore < 0 {
 		v.add("order_score", "must not be negative")
 	}
+	v.int32("order_score", o.OrderScore)
+	v.int32("psea_zjlx", int64(o.CustomerIDType))
 	if o.StoreID < 0 {
 		v.add("store_id", "must not be negative")
 	}
@@ -296,8 +298,8 @@ func (o *OrderDetails) check(v *checker) {
 }
 
 // orderBody is the wire form of 4.1 and 4.2: snake_case as every table says
-// (NOTES.md #2), times as Beijing wall clock, the goods and settlement lists
-// as JSON strings (NOTES.md #9).
+// (docs/spec-notes.md#2), times as Beijing wall clock, the goods and
+// settlement lists as JSON strings (docs/spec-notes.md#9).
 type orderBody struct {
 	StoreID       int64                          `json:"store_id,omitempty"`
 	OpenID        string                         `json:"open_id,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -760,4 +761,90 @@ func TestUnreadableAnswersNameTheCall(t *testing.T) {
 	require.Equal(t, mMemberGet, re.Method)
 	require.Equal(t, http.StatusOK, re.HTTPStatus)
 	require.Contains(t, err.Error(), "not a gateway envelope")
+}
+
+// TestScoreChangesUnderLateApply: 2,000 score changes while 5% of the
+// requests are held by the gateway past the client's timeout and applied
+// after it gave up (umptest's Delay fault). Each change is resent under its
+// own change_id, never rolled back: every change applies exactly once, and
+// the balance is exactly the sum, once every unknown outcome is resolved.
+func TestScoreChangesUnderLateApply(t *testing.T) {
+	srv, c := newGateway(t, ump.WithTimeout(30*time.Millisecond),
+		ump.WithRetry(ump.RetryPolicy{MaxAttempts: 4, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}))
+	const start, n, workers = 1_000_000, 2000, 8
+	openID := srv.AddMember(umptest.Member{Phone: "13800000001", Score: start})
+	ctx := context.Background()
+	_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID}) // the token, before the faults
+	require.NoError(t, err)
+	srv.Fail(mChange, umptest.Fault{Kind: umptest.Delay, Rate: 0.05, Delay: 5 * time.Second})
+
+	var (
+		mu         sync.Mutex
+		want       = int64(start)
+		unresolved []ump.ScoreChangeRequest
+		earlier    int
+	)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				req := changeRequest(openID, fmt.Sprintf("L-%04d", i), int64(i%7+1), ump.EventAdd)
+				res, err := c.Score.Change(ctx, req)
+				var u *ump.ScoreChangeUnresolvedError
+				mu.Lock()
+				want += req.Score
+				switch {
+				case err == nil:
+					if res.AlreadyApplied {
+						earlier++
+					}
+				case errors.As(err, &u):
+					unresolved = append(unresolved, u.Request)
+				default:
+					t.Errorf("change %d: %v", i, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+
+	srv.ClearFaults()
+	for _, r := range unresolved {
+		_, err := c.Score.Resolve(ctx, &r)
+		require.NoError(t, err)
+	}
+	settle(srv)
+	require.Equal(t, want, srv.Balance(openID))
+	require.NoError(t, srv.Audit())
+	delayed, rollbacks := 0, 0
+	for _, r := range srv.Requests() {
+		if r.Fault == umptest.Delay {
+			delayed++
+		}
+		if r.Method == mRollback {
+			rollbacks++
+		}
+	}
+	require.Greater(t, delayed, 50, "the fault was met")
+	require.Greater(t, earlier, 0, "some late copies applied before their resend")
+	require.Zero(t, rollbacks)
+	standing := map[string]int{}
+	for _, s := range srv.Ledger(openID) {
+		if s.Kind == umptest.KindChange && s.ReversedBy == "" {
+			standing[s.OrderNo]++
+		}
+	}
+	require.Len(t, standing, n)
+	for no, k := range standing {
+		require.Equal(t, 1, k, "change %s applied once", no)
+	}
+	t.Logf("%d changes, %d delayed requests, %d settled as applied earlier, %d resolved later", n, delayed, earlier, len(unresolved))
 }

@@ -568,3 +568,20 @@ func TestScoresMustFit32Bits(t *testing.T) {
 	_, err = c.Score.Change(context.Background(), r)
 	require.NoError(t, err)
 }
+
+// Points and counts typed Integer are refused beyond 32 bits on every call
+// that sends them.
+func TestIntegersFit32BitsEverywhere(t *testing.T) {
+	c, g := setup(t)
+	const big = 1 << 31
+	_, err := c.Order.SyncConsume(context.Background(), &ConsumeOrderRequest{OrderDetails: OrderDetails{
+		OrderNo: "S-1", Phone: "13800000000", ConsumeDate: time.Now(), OrderAmount: Yuan(1, 0), OrderScore: big}})
+	requireValidation(t, err, "wk.user.consume.order", "order_score")
+	_, err = c.Coupon.CreateTemplate(context.Background(), &CouponTemplateRequest{ThirdCouponID: "t", Name: "n",
+		DiscountFee: 1000, Rules: "r", FixedTerm: big, Quantity: big, ClaimNumber: big})
+	requireValidation(t, err, "wk.coupon.template.add", "fixed_term", "quantity", "claim_number")
+	_, err = c.Coupon.Give(context.Background(), &GiveCouponsRequest{ThirdCouponID: "t", Number: big,
+		CouponSet: []CouponGrant{{OpenIDOrPhone: "o", ParamsType: ParamsOpenID, CouponNumber: "cn"}}})
+	requireValidation(t, err, "wk.coupon.give", "number")
+	require.Empty(t, g.calls())
+}
