@@ -61,7 +61,7 @@ func TestE2EMembers(t *testing.T) {
 	assert.Equal(t, "1994-09-28", stored.Birthday)
 
 	_, err = c.Member.Create(ctx, &ump.CreateMemberRequest{ProjectID: "18756", Nickname: "again", Phone: "15980944959"})
-	require.ErrorIs(t, err, ump.ErrDuplicateChangeID, "a phone registers once (150002)")
+	require.ErrorIs(t, err, ump.ErrAlreadyExists, "a phone registers once (150002)")
 
 	byPhone, err := c.Member.Get(ctx, ump.MemberQuery{Phone: "15980944959"})
 	require.NoError(t, err)
@@ -255,7 +255,7 @@ func TestE2EOrders(t *testing.T) {
 	assert.Equal(t, int64(100), m.GrowthValue, "a sale adds its points to the growth value")
 
 	_, err = c.Order.SyncConsume(ctx, &ump.ConsumeOrderRequest{OrderDetails: details("S1", ump.Yuan(1000, 40), 100)})
-	require.ErrorIs(t, err, ump.ErrDuplicateChangeID, "an order_no is synced once")
+	require.ErrorIs(t, err, ump.ErrAlreadyExists, "an order_no is synced once")
 	assert.Equal(t, int64(100), srv.Balance(openID))
 
 	refund := func(no, parent string, points int64) error {
@@ -297,7 +297,7 @@ func TestE2ECoupons(t *testing.T) {
 	require.NotZero(t, tplID)
 	_, err = c.Coupon.CreateTemplate(ctx, &ump.CouponTemplateRequest{ThirdCouponID: "T1", Name: "again",
 		DiscountFee: 1, FixedTerm: 1, Rules: "r"})
-	require.ErrorIs(t, err, ump.ErrDuplicateChangeID, "a third_coupon_id is used once")
+	require.ErrorIs(t, err, ump.ErrAlreadyExists, "a third_coupon_id is used once")
 
 	given, err := c.Coupon.Give(ctx, &ump.GiveCouponsRequest{ThirdCouponID: "T1", Number: 1, CouponSet: []ump.CouponGrant{
 		{OpenIDOrPhone: "13800000001", ParamsType: ump.ParamsPhone, CouponNumber: "A-1"},

@@ -45,7 +45,7 @@ func (j journey) walk(ctx context.Context, c *ump.Client, out io.Writer) error {
 	// Members (3.1, 3.2): register, then look up by phone and by open_id.
 	openID, err := c.Member.Create(ctx, &ump.CreateMemberRequest{ProjectID: j.project, Nickname: "Quick Start", Phone: j.phone})
 	switch {
-	case errors.Is(err, ump.ErrDuplicateChangeID): // 150002: the phone is registered already
+	case errors.Is(err, ump.ErrAlreadyExists): // 150002: the phone is registered already
 		m, err := c.Member.Get(ctx, ump.MemberQuery{Phone: j.phone})
 		if err != nil {
 			return fmt.Errorf("look up registered member: %w", err)
