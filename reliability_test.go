@@ -769,12 +769,16 @@ func TestUnreadableAnswersNameTheCall(t *testing.T) {
 // own change_id, never rolled back: every change applies exactly once, and
 // the balance is exactly the sum, once every unknown outcome is resolved.
 func TestScoreChangesUnderLateApply(t *testing.T) {
-	srv, c := newGateway(t, ump.WithTimeout(30*time.Millisecond),
+	store := ump.NewMemoryTokenStore()
+	// patient settles what impatient, whose attempts give up at 30 ms,
+	// leaves unresolved (on a loaded machine, not only under the fault).
+	srv, patient := newGateway(t, ump.WithTokenStore(store))
+	c := srv.Client(ump.WithTokenStore(store), ump.WithTimeout(30*time.Millisecond), closingHTTP(t),
 		ump.WithRetry(ump.RetryPolicy{MaxAttempts: 4, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}))
 	const start, n, workers = 1_000_000, 2000, 8
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001", Score: start})
 	ctx := context.Background()
-	_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID}) // the token, before the faults
+	_, err := patient.Member.Get(ctx, ump.MemberQuery{OpenID: openID}) // the token, before the faults
 	require.NoError(t, err)
 	srv.Fail(mChange, umptest.Fault{Kind: umptest.Delay, Rate: 0.05, Delay: 5 * time.Second})
 
@@ -818,7 +822,7 @@ func TestScoreChangesUnderLateApply(t *testing.T) {
 
 	srv.ClearFaults()
 	for _, r := range unresolved {
-		_, err := c.Score.Resolve(ctx, &r)
+		_, err := patient.Score.Resolve(ctx, &r)
 		require.NoError(t, err)
 	}
 	settle(srv)
