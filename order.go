@@ -205,11 +205,11 @@ func (s *OrderService) consume(ctx context.Context, req *ConsumeOrderRequest, re
 		return nil, err
 	}
 	d, applied, err := s.sync(ctx, &epConsumeOrder, &epConsumeOrderResolve, resolving, req.body(""), req.OrderNo)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return nil, err
 	}
 	return &ConsumeOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), OrderID: int64(d.OrderID),
-		AlreadyApplied: applied}, nil
+		AlreadyApplied: applied}, err
 }
 
 // SyncRefund reports a return. Like SyncConsume it is never repeated after
@@ -239,10 +239,10 @@ func (s *OrderService) refund(ctx context.Context, req *RefundOrderRequest, reso
 		return nil, err
 	}
 	d, applied, err := s.sync(ctx, &epRefundOrder, &epRefundOrderResolve, resolving, req.body(req.ParentOrderNo), req.OrderNo)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return nil, err
 	}
-	return &RefundOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), AlreadyApplied: applied}, nil
+	return &RefundOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), AlreadyApplied: applied}, err
 }
 
 // sync sends an order through ep, or, resolving an unknown outcome, through
@@ -261,7 +261,7 @@ func (s *OrderService) sync(ctx context.Context, ep, resolveEp *endpoint, resolv
 		return d, false, nil
 	case errors.Is(err, duplicateKey):
 		return orderData{}, true, nil
-	case errors.Is(err, ErrOutcomeUnknown):
+	case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, ErrAppliedUnreadable):
 		return d, false, err
 	case errors.As(err, &apiErr):
 		return d, false, err // definite: this send was refused

@@ -40,7 +40,7 @@ func TestAppliedChangeWithUnreadableDataIsNotAFailure(t *testing.T) {
 	g.reply("wk.user.event.score.change", `{"success":true,"error_code":200,"error_message":"","data":"SP016244316351097643"}`)
 	res, err := c.Score.Change(context.Background(), validChange())
 	require.ErrorIs(t, err, ErrAppliedUnreadable, "applied, and said so: not zeros read as a result")
-	require.Nil(t, res)
+	require.Equal(t, &ScoreChangeResult{ChangeID: validChange().ChangeID}, res, "applied: the result holds what decoded")
 	require.Contains(t, err.Error(), "the call was applied, but its answer could not be read")
 	require.False(t, Retryable(err), "do not send it again")
 	require.NotErrorIs(t, err, ErrOutcomeUnknown)

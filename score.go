@@ -211,7 +211,9 @@ const defaultScorePageSize = 10
 // returns a *ScoreChangeUnresolvedError: errors.Is(err, ErrOutcomeUnknown)
 // holds and its Request is the change to hand to Resolve later, even from
 // another process (it is JSON-serialisable). Persist it before anything
-// else. Any other error is definite: the change did not apply.
+// else. An error matching ErrAppliedUnreadable means the change applied but
+// its answer could not be read (the result comes with it). Any other error
+// is definite: the change did not apply.
 func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
 	if err := checkChange(req); err != nil {
 		return nil, err
@@ -265,7 +267,10 @@ func (s *ScoreService) change(ctx context.Context, r ScoreChangeRequest, resolvi
 			epScoreChange.method, r.ChangeID, err)
 	case errors.Is(err, ErrOutcomeUnknown):
 		return nil, s.unresolved(ctx, r, err)
-	case errors.Is(err, ErrAppliedUnreadable), errors.As(err, &apiErr):
+	case errors.Is(err, ErrAppliedUnreadable):
+		// Applied; the result carries what of the answer did decode.
+		return &ScoreChangeResult{StatementID: string(d.StatementID), ChangeID: r.ChangeID}, err
+	case errors.As(err, &apiErr):
 		return nil, err // definite
 	case resolving:
 		// Not sent (the context ended, no token, no connection): the
