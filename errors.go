@@ -3,13 +3,11 @@ package ump
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/greedc/ump-go/internal/redact"
-	"github.com/greedc/ump-go/internal/wire"
 )
 
 // APIError is a definite answer from the gateway that the call failed: the
@@ -37,28 +35,19 @@ type APIError struct {
 // code means in English, for the call that answered it (see Is):
 // "ump: wk.user.info.query: error 110003 (member not bound): 会员未绑定".
 func (e *APIError) Error() string {
-	var b strings.Builder
-	b.WriteString("ump: ")
-	b.WriteString(e.Method)
-	b.WriteString(": error ")
-	b.WriteString(strconv.FormatInt(e.Code, 10))
+	text := "ump: " + e.Method + ": error " + strconv.FormatInt(e.Code, 10)
 	if s := sentinelFor(e.Method, e.Code); s != nil {
-		b.WriteString(" (")
-		b.WriteString(s.text)
-		b.WriteString(")")
+		text += " (" + s.text + ")"
 	}
 	if e.Message != "" {
 		// The field keeps the message verbatim; the text, which reaches
 		// logs, masks the phone or identity number a message may echo.
-		b.WriteString(": ")
-		b.WriteString(redact.Text(e.Message))
+		text += ": " + redact.Text(e.Message)
 	}
 	if e.HTTPStatus != 0 && e.HTTPStatus != 200 {
-		b.WriteString(" (HTTP ")
-		b.WriteString(strconv.Itoa(e.HTTPStatus))
-		b.WriteString(")")
+		text += " (HTTP " + strconv.Itoa(e.HTTPStatus) + ")"
 	}
-	return b.String()
+	return text
 }
 
 // Is reports whether the error carries a code that target stands for, or is a
@@ -110,20 +99,17 @@ var (
 	ErrSMSDailyLimit            = code("daily SMS limit exceeded", 140004)
 	ErrSMSCodeWrong             = code("verification code wrong", 140005)
 	ErrNoScoreRule              = code("no score rule configured, or it expired", 150001)
-	// ErrAlreadyExists is 150002, "unique id already exists": the key of a
-	// write (a change_id, an order_no, a phone, a third_coupon_id) is taken.
-	// On a first send it means the call moved nothing; see Score.Change for
-	// when a repeat reads it as AlreadyApplied instead.
-	ErrAlreadyExists           = code("unique id already exists", 150002)
-	ErrInsufficientPoints      = code("insufficient points", 150003)
-	ErrStatementNotFound       = code("score statement not found", 150004)
-	ErrStatementDetailNotFound = code("no score detail for the statement", 150005)
-	ErrNoScorePool             = code("no score pool record", 150006)
+	ErrAlreadyExists            = code("unique id already exists", 150002)
+	ErrInsufficientPoints       = code("insufficient points", 150003)
+	ErrStatementNotFound        = code("score statement not found", 150004)
+	ErrStatementDetailNotFound  = code("no score detail for the statement", 150005)
+	ErrNoScorePool              = code("no score pool record", 150006)
 )
 
-// ErrDuplicateChangeID is the former name of ErrAlreadyExists.
+// ErrDuplicateChangeID is ErrAlreadyExists under its first name.
 //
-// Deprecated: use ErrAlreadyExists.
+// Deprecated: use ErrAlreadyExists. Code 150002 answers every key the
+// gateway has seen (a phone, an order_no, a coupon id), not only a change_id.
 var ErrDuplicateChangeID = ErrAlreadyExists
 
 // documentedCodes lists each code of the global table with its sentinel;
@@ -220,19 +206,11 @@ type FieldError struct {
 
 // Error implements error.
 func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("ump: ")
-	b.WriteString(e.Method)
-	b.WriteString(": invalid request: ")
+	reasons := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(f.Field)
-		b.WriteString(": ")
-		b.WriteString(f.Reason)
+		reasons[i] = f.Field + ": " + f.Reason
 	}
-	return b.String()
+	return "ump: " + e.Method + ": invalid request: " + strings.Join(reasons, "; ")
 }
 
 // Has reports whether field is among the bad fields.
@@ -331,64 +309,6 @@ func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcom
 // Unwrap returns the failure that made the outcome unknown.
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
-// checker collects field problems for a ValidationError; every endpoint
-// validates through it so that all bad fields are reported at once.
-type checker struct {
-	method string
-	fields []FieldError
-}
-
-// add records a problem with field.
-func (v *checker) add(field, reason string) { v.fields = append(v.fields, FieldError{field, reason}) }
-
-// required records field if value is blank.
-func (v *checker) required(field, value string) {
-	if strings.TrimSpace(value) == "" {
-		v.add(field, "required")
-	}
-}
-
-// int32 records field if n does not fit the document's Integer, 32 bits
-// (docs/spec-notes.md#24).
-func (v *checker) int32(field string, n int64) {
-	if n > math.MaxInt32 || n < math.MinInt32 {
-		v.add(field, "must fit a 32-bit integer (at most 2147483647)")
-	}
-}
-
-// key records field if value, the key a write is deduplicated on (a
-// change_id), is blank or holds anything but printable ASCII: two ids that
-// are not valid UTF-8 would travel as the same U+FFFD and collide
-// (docs/spec-notes.md#20).
-func (v *checker) key(field, value string) {
-	if strings.TrimSpace(value) == "" {
-		v.add(field, "required")
-		return
-	}
-	for i := 0; i < len(value); i++ {
-		if value[i] <= ' ' || value[i] > '~' {
-			v.add(field, "must be printable ASCII, without spaces")
-			return
-		}
-	}
-}
-
-// phone records field if value is set and is not a mainland mobile number
-// (11 digits starting with 1). The number itself is not repeated.
-func (v *checker) phone(field, value string) {
-	if value != "" && !wire.IsMobile(value) {
-		v.add(field, "must be an 11-digit mainland mobile number")
-	}
-}
-
-// err returns the ValidationError, or nil if nothing was recorded.
-func (v *checker) err() error {
-	if len(v.fields) == 0 {
-		return nil
-	}
-	return &ValidationError{Method: v.method, Fields: v.fields}
-}
-
 // Retryable reports whether sending the same request again later may
 // succeed, or whether its outcome must be settled before anything else is
 // sent. It is true for transport failures, "system busy", proxy pages,
@@ -396,8 +316,9 @@ func (v *checker) err() error {
 // code for), ErrTokenBudgetExhausted, ErrNoToken and ErrOutcomeUnknown
 // (settle those with the Resolve methods, which resend under the same key).
 // It is false for a *ValidationError, for ErrAppliedUnreadable (the call
-// was applied) and for the platform's business refusals: every other code of the document's table, such as member not
-// bound, insufficient points or a duplicate key. A queue that holds work for
+// was applied) and for the platform's business refusals: every other code
+// of the document's table, such as member not bound, insufficient points or
+// a duplicate key. A queue that holds work for
 // the platform keeps a retryable failure and sets a refusal aside.
 func Retryable(err error) bool {
 	if err == nil {

@@ -73,7 +73,7 @@ func TestAPIErrorFromTheGateway(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, m := mockSetup(t, nil)
 			m.reply(epRead.method, body)
-			_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+			_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr)
 			require.Equal(t, APIError{Method: epRead.method, HTTPStatus: 200, Code: 110003, Message: "会员未绑定"}, *apiErr)
@@ -136,7 +136,7 @@ func TestBusy1001IsRepeatedOnTheMemberCodeCalls(t *testing.T) {
 	require.Len(t, g.calls(), 2)
 
 	g.reply("wk.user.info.query", `{"success":false,"error_code":1001,"error_message":"参数错误","data":null}`)
-	_, err = c.Member.Get(context.Background(), MemberQuery{OpenID: "o1"})
+	_, err = c.Member.Get(context.Background(), &MemberQuery{OpenID: "o1"})
 	require.ErrorIs(t, err, ErrInvalidParameters)
 	require.Len(t, g.calls(), 3, "not repeated")
 }
@@ -176,4 +176,11 @@ func TestValidationErrorAndChecker(t *testing.T) {
 	require.False(t, verr.Has("mobile"))
 	require.Equal(t, "ump: wk.user.info.query: invalid request: open_id: required; phone: must be an 11-digit mainland mobile number", err.Error())
 	require.NotContains(t, err.Error(), "1380000123", "the bad value is not repeated")
+}
+
+func TestErrDuplicateChangeIDIsErrAlreadyExists(t *testing.T) {
+	err := &APIError{Method: "wk.user.consume.order", Code: 150002}
+	require.ErrorIs(t, err, ErrAlreadyExists)
+	require.ErrorIs(t, err, ErrDuplicateChangeID, "the deprecated name matches the same code")
+	require.Same(t, ErrAlreadyExists, ErrDuplicateChangeID)
 }

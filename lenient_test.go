@@ -35,7 +35,7 @@ func TestJSONInStringThatIsNotJSONKeepsItsText(t *testing.T) {
 
 	g.reply("wk.user.info.query", `{"success":true,"data":{"open_id":"o-1","score":245,
 		"rights":"[{\"id\":1,name:\"免费停车\"}]"}}`)
-	m, err := c.Member.Get(t.Context(), MemberQuery{OpenID: "o-1"})
+	m, err := c.Member.Get(t.Context(), &MemberQuery{OpenID: "o-1"})
 	require.NoError(t, err)
 	require.Equal(t, int64(245), m.Score)
 	require.Nil(t, m.Rights)
@@ -66,8 +66,8 @@ func TestAppliedButUnreadable(t *testing.T) {
 		{"code":3.733288246799498e18,"open_id":"168eebeb0d2e4edca2258ce156ec545d"},
 		{"code":3733288242305165352,"open_id":"af76d25b97be4c55ab7fb0aff1d06667"}]}`)
 	given, err := c.Coupon.Give(t.Context(), &GiveCouponsRequest{ThirdCouponID: "tpl-1", Number: 1, CouponSet: []CouponGrant{
-		{OpenIDOrPhone: "168eebeb0d2e4edca2258ce156ec545d", ParamsType: ParamsOpenID, CouponNumber: "cn-1"},
-		{OpenIDOrPhone: "af76d25b97be4c55ab7fb0aff1d06667", ParamsType: ParamsOpenID, CouponNumber: "cn-2"},
+		{OpenID: "168eebeb0d2e4edca2258ce156ec545d", ParamsType: ParamsOpenID, CouponNumber: "cn-1"},
+		{OpenID: "af76d25b97be4c55ab7fb0aff1d06667", ParamsType: ParamsOpenID, CouponNumber: "cn-2"},
 	}})
 	require.ErrorIs(t, err, ErrAppliedUnreadable)
 	require.False(t, Retryable(err))
@@ -79,7 +79,7 @@ func TestAppliedButUnreadable(t *testing.T) {
 
 	// A read whose data does not decode is a plain *ResponseError, retried.
 	g.reply("wk.user.info.query", `{"success":true,"data":[1,2]}`)
-	_, err = c.Member.Get(t.Context(), MemberQuery{OpenID: "o-1"})
+	_, err = c.Member.Get(t.Context(), &MemberQuery{OpenID: "o-1"})
 	require.ErrorAs(t, err, &re)
 	require.NotErrorIs(t, err, ErrAppliedUnreadable)
 }

@@ -41,7 +41,7 @@ func levelGateway(t *testing.T, g *gateway, total, pageCap int, ignorePageNo, wi
 func levelIDs(t *testing.T, c *Client, req PageRequest) ([]int64, error) {
 	t.Helper()
 	var ids []int64
-	for lv, err := range c.Member.AllLevels(t.Context(), req) {
+	for lv, err := range c.Member.AllLevels(t.Context(), &req) {
 		if err != nil {
 			return ids, err
 		}

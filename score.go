@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/greedc/ump-go/internal/redact"
@@ -25,9 +24,9 @@ type ScoreService service
 // after "system busy" and after an attempt with no definite answer: a copy
 // that finds the first applied is refused as a duplicate (150002).
 var (
-	epScoreChange   = endpoint{method: "wk.user.event.score.change", idempotent: true, keyedWrite: true}
-	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", idempotent: true, keyedWrite: true}
-	epScoreRecords  = endpoint{method: "wk.user.score.record", idempotent: true}
+	epScoreChange   = endpoint{method: "wk.user.event.score.change", retry: retryKeyed}
+	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", retry: retryKeyed}
+	epScoreRecords  = endpoint{method: "wk.user.score.record", retry: retrySafe}
 )
 
 // duplicateKey is the answer that the key of a write (change_id, order_no)
@@ -70,7 +69,7 @@ func NewChangeID() string {
 // required (docs/spec-notes.md#12: the table, revised in V2.1, wins over
 // the example).
 type ScoreChangeRequest struct {
-	// OpenID is the member's open_id, or the member's phone number.
+	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string `json:"open_id"`
 	// Score is the number of points to move, above zero.
 	Score int64 `json:"score"`
@@ -132,7 +131,7 @@ type ScoreChangeResult struct {
 // (ErrInsufficientPoints) to such a rollback proves the change applied: the
 // member has spent the points since.
 type ScoreRollbackRequest struct {
-	// OpenID is the member's open_id, or the member's phone number.
+	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string `json:"open_id"`
 	// StatementID is the change's statement_id; optional, see above.
 	StatementID string `json:"statement_id,omitempty"`
@@ -158,7 +157,7 @@ type ScoreRollbackResult struct {
 // ScoreRecordsRequest selects one page of a member's score records (section
 // 3.5). PageNo 0 means 1, PageSize 0 means 10; PageSize is at most 100.
 type ScoreRecordsRequest struct {
-	// OpenID is the member's open_id, or the member's phone number.
+	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string
 	// ScoreType selects income, expense or both (ScoreAll, the zero value).
 	ScoreType ScoreType
@@ -182,40 +181,34 @@ type ScoreRecordPage = Page[ScoreRecord]
 // defaultScorePageSize is 3.5's page size when none is asked for.
 const defaultScorePageSize = 10
 
-// Change adds or subtracts points, exactly once.
+// Change adds or subtracts points (3.3), exactly once: see "Score changes:
+// exactly once" in the package documentation.
 //
-// The gateway deduplicates changes on change_id (3.3): it refuses a second
-// change under a change_id it already holds with 150002. So when an attempt
-// ends without a definite answer (a timeout, a reset, a proxy's error page,
-// a cut-off answer) or is answered "system busy", Change sends the same
-// request again under the same ChangeID, within the client's RetryPolicy
-// and ctx, until the gateway answers definitively:
-//
-//   - success: the change applied now (a late copy of an earlier attempt
-//     is then refused as a duplicate);
-//   - 150002: an earlier attempt of this call applied it. The result has
-//     AlreadyApplied set and no StatementID: the gateway does not repeat
-//     it. Score records (Records) show the statement.
-//
-// Change never rolls back and never changes the change_id: rolling back an
-// attempt that may still be on its way, then changing again under a new id,
-// applies the points twice when the first copy lands late
-// (docs/spec-notes.md#20).
+// The gateway refuses a second change under a change_id it already holds
+// (150002). So when an attempt ends without a definite answer (a timeout,
+// a reset, a proxy's error page, a cut-off answer) or is answered "system
+// busy", Change sends the same request again under the same ChangeID,
+// within the client's RetryPolicy and ctx, until a definite answer:
+// success (applied now; a late copy of an earlier attempt is then refused),
+// or 150002, which then means an earlier attempt of this call applied: the
+// result has AlreadyApplied set and no StatementID (the gateway does not
+// repeat it). Change never rolls back and never changes the change_id.
 //
 // 150002 on the first send means the ChangeID was used before, by another
-// call: nothing moved, and Change returns an error matching
-// ErrAlreadyExists. If that call was a change of unknown outcome that this
-// one repeats, use Resolve, which reads 150002 as "applied".
+// call: nothing moved, and the error matches ErrAlreadyExists. If that call
+// was a change of unknown outcome that this one repeats, use Resolve.
 //
-// If the retries or ctx end while the outcome is still unknown, Change
-// returns a *ScoreChangeUnresolvedError: errors.Is(err, ErrOutcomeUnknown)
-// holds and its Request is the change to hand to Resolve later, even from
-// another process (it is JSON-serialisable). Persist it before anything
-// else. An error matching ErrAppliedUnreadable means the change applied but
-// its answer could not be read (the result comes with it). Any other error
-// is definite: the change did not apply.
+// If the retries or ctx end with the outcome still unknown, the error is a
+// *ScoreChangeUnresolvedError (it matches ErrOutcomeUnknown): persist its
+// Request and finish with Resolve. An error matching ErrAppliedUnreadable
+// means the change applied but its answer could not be read (the result
+// comes with it). Any other error is definite: the change did not apply.
 func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
-	if err := checkChange(req); err != nil {
+	c := clientOf(s)
+	if req == nil {
+		req = &ScoreChangeRequest{}
+	}
+	if err := c.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
 	return s.change(ctx, *req, false)
@@ -224,26 +217,35 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*Sc
 // Resolve finishes a score change whose outcome is unknown: req is the
 // change exactly as it was sent (the Request of a
 // *ScoreChangeUnresolvedError, or the request a job persisted before
-// calling Change). Resolve sends it again under the same ChangeID, as
-// Change does after an attempt with no definite answer, and settles what
-// the answer proves:
-//
-//   - success: the change applied now, once;
-//   - 150002: it had applied before (AlreadyApplied, no StatementID), and
-//     this call moved nothing;
-//   - another refusal from the gateway: the change did not apply (the
-//     gateway would have answered 150002 had it held the change_id) and
-//     does not apply now;
-//   - no definite answer again: a *ScoreChangeUnresolvedError, to run
-//     Resolve on again later.
-//
-// Resolve is safe to run any number of times, after a Change that failed or
-// one that finished: the change applies once.
+// calling Change). It sends it again under the same ChangeID, as Change
+// does, and settles what the answer proves: success (applied now, once),
+// 150002 (it had applied before: AlreadyApplied, no StatementID), another
+// refusal (the gateway does not hold the change_id, so the change did not
+// apply, and does not now), or no definite answer again (a
+// *ScoreChangeUnresolvedError, to run Resolve on later). It is safe to run
+// any number of times, after a Change that failed or one that finished.
 func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
-	if err := checkChange(req); err != nil {
+	c := clientOf(s)
+	if req == nil {
+		req = &ScoreChangeRequest{}
+	}
+	if err := c.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
 	return s.change(ctx, *req, true)
+}
+
+// check requires every field, as the table does; change_id is printable
+// ASCII and the score fits the document's Integer.
+func (r *ScoreChangeRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.positive("score", r.Score)
+	v.int32("score", r.Score)
+	v.required("out_biz_no", r.OutBizNo)
+	v.notNegative("order_amount", int64(r.OrderAmount))
+	v.required("change_reason", r.ChangeReason)
+	v.required("change_event", string(r.ChangeEvent))
+	v.key("change_id", r.ChangeID)
 }
 
 // change sends r through the request path, which sends it again under the
@@ -251,16 +253,17 @@ func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (*S
 // resolving means r repeats a change of unknown outcome on purpose, so a
 // duplicate answer on the first send reads as "applied before" too.
 func (s *ScoreService) change(ctx context.Context, r ScoreChangeRequest, resolving bool) (*ScoreChangeResult, error) {
-	d, _, err := callKeyed[statementData](ctx, s.client, &epScoreChange, &r, "change_id="+r.ChangeID)
+	c := s.client
+	d, _, err := call[statementData](ctx, c, &epScoreChange, &r, "change_id="+r.ChangeID)
 	var apiErr *APIError
 	switch {
 	case err == nil:
 		if resolving {
-			s.client.log.LogAttrs(ctx, slog.LevelInfo, "ump: score change resolved: applied now", slog.String("change_id", r.ChangeID))
+			c.log.LogAttrs(ctx, slog.LevelInfo, "ump: score change resolved: applied now", slog.String("change_id", r.ChangeID))
 		}
 		return &ScoreChangeResult{StatementID: string(d.StatementID), ChangeID: r.ChangeID}, nil
 	case appliedByEarlierAttempt(err) || (resolving && errors.Is(err, duplicateKey)):
-		s.client.log.LogAttrs(ctx, slog.LevelInfo, "ump: score change had applied before", slog.String("change_id", r.ChangeID))
+		c.log.LogAttrs(ctx, slog.LevelInfo, "ump: score change had applied before", slog.String("change_id", r.ChangeID))
 		return &ScoreChangeResult{ChangeID: r.ChangeID, AlreadyApplied: true}, nil
 	case errors.Is(err, duplicateKey):
 		return nil, fmt.Errorf("ump: %s: change_id %s already used; nothing moved; if this repeats a change of unknown outcome, use Score.Resolve: %w",
@@ -278,26 +281,6 @@ func (s *ScoreService) change(ctx context.Context, r ScoreChangeRequest, resolvi
 		return nil, s.unresolved(ctx, r, err)
 	}
 	return nil, err // not sent: the change did not apply
-}
-
-func checkChange(req *ScoreChangeRequest) error {
-	if req == nil {
-		req = &ScoreChangeRequest{}
-	}
-	v := checker{method: epScoreChange.method}
-	v.required("open_id", req.OpenID)
-	if req.Score <= 0 {
-		v.add("score", "must be above zero")
-	}
-	v.int32("score", req.Score)
-	v.required("out_biz_no", req.OutBizNo)
-	if req.OrderAmount < 0 {
-		v.add("order_amount", "must not be negative")
-	}
-	v.required("change_reason", req.ChangeReason)
-	v.required("change_event", string(req.ChangeEvent))
-	v.key("change_id", req.ChangeID)
-	return v.err()
 }
 
 func (s *ScoreService) unresolved(ctx context.Context, r ScoreChangeRequest, cause error) error {
@@ -330,14 +313,7 @@ type ScoreChangeUnresolvedError struct {
 
 // Error implements error. It names the change_id, never the member.
 func (e *ScoreChangeUnresolvedError) Error() string {
-	var b strings.Builder
-	b.WriteString("ump: ")
-	b.WriteString(e.Method)
-	b.WriteString(": outcome unknown (")
-	b.WriteString(e.Key)
-	b.WriteString("), resolution unfinished; finish it with Score.Resolve: ")
-	b.WriteString(e.Err.Error())
-	return b.String()
+	return "ump: " + e.Method + ": outcome unknown (" + e.Key + "), resolution unfinished; finish it with Score.Resolve: " + e.Err.Error()
 }
 
 // Unwrap returns the embedded *OutcomeUnknownError, which unwraps to the
@@ -367,20 +343,14 @@ func (s *ScoreService) ResolveRollback(ctx context.Context, req *ScoreRollbackRe
 }
 
 func (s *ScoreService) rollback(ctx context.Context, req *ScoreRollbackRequest, resolving bool) (*ScoreRollbackResult, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &ScoreRollbackRequest{}
 	}
-	v := checker{method: epScoreRollback.method}
-	v.required("open_id", req.OpenID)
-	if req.RollbackScore <= 0 {
-		v.add("rollback_score", "must be above zero")
-	}
-	v.int32("rollback_score", req.RollbackScore)
-	v.key("change_id", req.ChangeID)
-	if err := v.err(); err != nil {
+	if err := c.validate(&epScoreRollback, req); err != nil {
 		return nil, err
 	}
-	d, _, err := callKeyed[statementData](ctx, s.client, &epScoreRollback, req, "change_id="+req.ChangeID)
+	d, _, err := call[statementData](ctx, c, &epScoreRollback, req, "change_id="+req.ChangeID)
 	switch {
 	case err == nil:
 		return &ScoreRollbackResult{StatementID: string(d.StatementID)}, nil
@@ -393,23 +363,32 @@ func (s *ScoreService) rollback(ctx context.Context, req *ScoreRollbackRequest, 
 	return nil, err
 }
 
+func (r *ScoreRollbackRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.positive("rollback_score", r.RollbackScore)
+	v.int32("rollback_score", r.RollbackScore)
+	v.key("change_id", r.ChangeID)
+}
+
+func (r *ScoreRecordsRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.between("score_type", int64(r.ScoreType), int64(ScoreAll), int64(ScoreExpense))
+	v.page(r.PageRequest, "pageNo", "pageSize")
+}
+
 // Records returns one page of a member's score records, with the paging
 // fields of the answer.
 func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*ScoreRecordPage, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &ScoreRecordsRequest{}
 	}
-	v := checker{method: epScoreRecords.method}
-	v.required("open_id", req.OpenID)
-	if req.ScoreType < ScoreAll || req.ScoreType > ScoreExpense {
-		v.add("score_type", "must be 0 (all), 1 (income) or 2 (expense)")
-	}
-	pr := v.pageParams(req.PageRequest, "pageNo", "pageSize", defaultScorePageSize)
-	if err := v.err(); err != nil {
+	if err := c.validate(&epScoreRecords, req); err != nil {
 		return nil, err
 	}
+	pr := req.PageRequest.orDefault(defaultScorePageSize)
 	body := scoreRecordsBody{OpenID: req.OpenID, ScoreType: req.ScoreType, PageSize: pr.PageSize, PageNo: pr.PageNo}
-	return listPage(ctx, s.client, &epScoreRecords, body, pr, func(r *scoreRecordData) ScoreRecord {
+	return listPage(ctx, c, &epScoreRecords, body, pr, func(r *scoreRecordData) ScoreRecord {
 		return ScoreRecord{
 			ID: int64(r.ID), Amount: int64(r.Amount), Desc: string(r.Desc),
 			CreateTime: time.Time(r.CreateTime), UpdateTime: time.Time(r.UpdateTime),
@@ -426,6 +405,7 @@ func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*
 //		...
 //	}
 func (s *ScoreService) AllRecords(ctx context.Context, req *ScoreRecordsRequest) iter.Seq2[ScoreRecord, error] {
+	clientOf(s) // fails here, not when the iteration starts
 	var base ScoreRecordsRequest
 	if req != nil {
 		base = *req

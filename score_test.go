@@ -581,7 +581,23 @@ func TestIntegersFit32BitsEverywhere(t *testing.T) {
 		DiscountFee: 1000, Rules: "r", FixedTerm: big, Quantity: big, ClaimNumber: big})
 	requireValidation(t, err, "wk.coupon.template.add", "fixed_term", "quantity", "claim_number")
 	_, err = c.Coupon.Give(context.Background(), &GiveCouponsRequest{ThirdCouponID: "t", Number: big,
-		CouponSet: []CouponGrant{{OpenIDOrPhone: "o", ParamsType: ParamsOpenID, CouponNumber: "cn"}}})
+		CouponSet: []CouponGrant{{OpenID: "o", ParamsType: ParamsOpenID, CouponNumber: "cn"}}})
 	requireValidation(t, err, "wk.coupon.give", "number")
 	require.Empty(t, g.calls())
+}
+
+// The gateway applied a score change but answered with data of a shape the
+// SDK does not expect: the change applied, so Change must neither report a
+// definite failure, which would invite a resend under a new change_id, nor
+// a result of zeros: ErrAppliedUnreadable says both.
+func TestAppliedChangeWithUnreadableDataIsNotAFailure(t *testing.T) {
+	c, g := setup(t)
+	g.reply("wk.user.event.score.change", `{"success":true,"error_code":200,"error_message":"","data":"SP016244316351097643"}`)
+	res, err := c.Score.Change(context.Background(), validChange())
+	require.ErrorIs(t, err, ErrAppliedUnreadable, "applied, and said so: not zeros read as a result")
+	require.Equal(t, &ScoreChangeResult{ChangeID: validChange().ChangeID}, res, "applied: the result holds what decoded")
+	require.Contains(t, err.Error(), "the call was applied, but its answer could not be read")
+	require.False(t, Retryable(err), "do not send it again")
+	require.NotErrorIs(t, err, ErrOutcomeUnknown)
+	require.Len(t, g.calls(), 1, "sent once")
 }
