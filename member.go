@@ -119,7 +119,7 @@ func (r CreateMemberRequest) LogValue() slog.Value {
 }
 
 // createMemberBody is 3.1's body. username is not sent: only the document's
-// example has it, no table lists it (NOTES.md #16).
+// example has it, no table lists it (docs/spec-notes.md#16).
 type createMemberBody struct {
 	OuterUserID  string    `json:"outer_user_id,omitempty"`
 	QID          string    `json:"q_id,omitempty"`
@@ -374,7 +374,7 @@ type memberData struct {
 	QID                  wire.String                         `json:"q_id"`
 	RegisterTime         wire.Millis                         `json:"register_time"`
 	LevelNumber          *wire.Int64                         `json:"level_number"`
-	LevelNum             *wire.Int64                         `json:"level_num"` // NOTES.md #4
+	LevelNum             *wire.Int64                         `json:"level_num"` // docs/spec-notes.md#4
 	LevelName            wire.String                         `json:"level_name"`
 	NextLevelNum         wire.Int64                          `json:"next_level_num"`
 	NextLevelName        wire.String                         `json:"next_level_name"`
