@@ -218,7 +218,7 @@ func listed(ctx context.Context, f *fixture, number string) (bool, ump.CouponSta
 func statements(f *fixture, kind, orderNo string) int {
 	n := 0
 	for _, s := range f.srv.Ledger(f.openID) {
-		if s.Kind == kind && s.OrderNo == orderNo && s.ReversedBy == "" {
+		if s.Kind == kind && s.OrderNo == orderNo && len(s.ReversedBy) == 0 {
 			n++
 		}
 	}
@@ -597,7 +597,7 @@ func TestScoreChangesUnderLoss(t *testing.T) {
 
 	standing := map[string][]string{}
 	for _, s := range srv.Ledger(openID) {
-		if s.Kind == umptest.KindChange && s.ReversedBy == "" {
+		if s.Kind == umptest.KindChange && len(s.ReversedBy) == 0 {
 			standing[s.OrderNo] = append(standing[s.OrderNo], s.ChangeID)
 		}
 	}
@@ -665,7 +665,7 @@ func TestScoreResolveAfterRestart(t *testing.T) {
 	standing := func() []string {
 		var ids []string
 		for _, s := range srv.Ledger(openID) {
-			if s.Kind == umptest.KindChange && s.ReversedBy == "" {
+			if s.Kind == umptest.KindChange && len(s.ReversedBy) == 0 {
 				ids = append(ids, s.ChangeID)
 			}
 		}
@@ -765,10 +765,22 @@ func TestUnreadableAnswersNameTheCall(t *testing.T) {
 
 // TestScoreChangesUnderLateApply: 2,000 score changes while 5% of the
 // requests are held by the gateway past the client's timeout and applied
-// after it gave up (umptest's Delay fault). Each change is resent under its
-// own change_id, never rolled back: every change applies exactly once, and
-// the balance is exactly the sum, once every unknown outcome is resolved.
+// after it gave up (umptest's LateApply fault: the gateway finishes late
+// whatever the client does, and a resend under the same change_id waits
+// for the original, then is refused). Each change is resent under its own
+// change_id, never rolled back: every change applies exactly once, and the
+// balance is exactly the sum, once every unknown outcome is resolved.
 func TestScoreChangesUnderLateApply(t *testing.T) {
+	changesUnderLateFault(t, umptest.Fault{Kind: umptest.LateApply, Rate: 0.05, Delay: 100 * time.Millisecond})
+}
+
+// TestScoreChangesUnderDelay is the same under the Delay fault, whose late
+// call applies the moment the client gives up.
+func TestScoreChangesUnderDelay(t *testing.T) {
+	changesUnderLateFault(t, umptest.Fault{Kind: umptest.Delay, Rate: 0.05, Delay: 5 * time.Second})
+}
+
+func changesUnderLateFault(t *testing.T, fault umptest.Fault) {
 	store := ump.NewMemoryTokenStore()
 	// patient settles what impatient, whose attempts give up at 30 ms,
 	// leaves unresolved (on a loaded machine, not only under the fault).
@@ -780,7 +792,7 @@ func TestScoreChangesUnderLateApply(t *testing.T) {
 	ctx := context.Background()
 	_, err := patient.Member.Get(ctx, &ump.MemberQuery{OpenID: openID}) // the token, before the faults
 	require.NoError(t, err)
-	srv.Fail(mChange, umptest.Fault{Kind: umptest.Delay, Rate: 0.05, Delay: 5 * time.Second})
+	srv.Fail(mChange, fault)
 
 	var (
 		mu         sync.Mutex
@@ -830,7 +842,7 @@ func TestScoreChangesUnderLateApply(t *testing.T) {
 	require.NoError(t, srv.Audit())
 	delayed, rollbacks := 0, 0
 	for _, r := range srv.Requests() {
-		if r.Fault == umptest.Delay {
+		if r.Fault == fault.Kind {
 			delayed++
 		}
 		if r.Method == mRollback {
@@ -842,7 +854,7 @@ func TestScoreChangesUnderLateApply(t *testing.T) {
 	require.Zero(t, rollbacks)
 	standing := map[string]int{}
 	for _, s := range srv.Ledger(openID) {
-		if s.Kind == umptest.KindChange && s.ReversedBy == "" {
+		if s.Kind == umptest.KindChange && len(s.ReversedBy) == 0 {
 			standing[s.OrderNo]++
 		}
 	}

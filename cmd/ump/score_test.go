@@ -185,7 +185,7 @@ func TestScoreChangeWithUnknownOutcomeNamesTheChangeID(t *testing.T) {
 	require.Equal(t, "c-9", out.ChangeID)
 	standing := 0
 	for _, st := range w.srv.Ledger(m.OpenID) {
-		if st.Kind == umptest.KindChange && st.OrderNo == "T-9" && st.ReversedBy == "" {
+		if st.Kind == umptest.KindChange && st.OrderNo == "T-9" && len(st.ReversedBy) == 0 {
 			standing++
 			require.Equal(t, "c-9", st.ChangeID)
 		}
