@@ -132,6 +132,31 @@ func TestE2EMemberCodeExpires(t *testing.T) {
 	assert.Equal(t, "wk.user.code.parsing", apiErr.Method)
 }
 
+// TestE2ECodesByCall: a gateway answering 3.6's and 3.7's own tables
+// (umptest.WithPerCallCodes): an expired member code is 110001, which
+// matches ErrMemberCodeExpired and not ErrPhoneEmpty; "system busy" is
+// 1001, which is sent again.
+func TestE2ECodesByCall(t *testing.T) {
+	srv, c, ctx := e2e(t, umptest.WithPerCallCodes())
+	openID := srv.AddMember(umptest.Member{Phone: "13800000001"})
+	code, err := c.Member.GenerateCode(ctx, openID)
+	require.NoError(t, err)
+	srv.Clock().Advance(61 * time.Second)
+	_, err = c.Member.GetByCode(ctx, code)
+	require.ErrorIs(t, err, ump.ErrMemberCodeExpired)
+	require.NotErrorIs(t, err, ump.ErrPhoneEmpty)
+	var apiErr *ump.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, int64(110001), apiErr.Code)
+	assert.Contains(t, err.Error(), "error 110001 (member code expired)")
+
+	srv.ResetStats()
+	srv.Fail("wk.user.code.generate", umptest.Fault{Kind: umptest.SystemBusy, Times: 1})
+	_, err = c.Member.GenerateCode(ctx, openID)
+	require.NoError(t, err, "1001 from 3.6 is system busy: sent again")
+	assert.Equal(t, 2, srv.Stats().Calls["wk.user.code.generate"])
+}
+
 func TestE2EScore(t *testing.T) {
 	srv, c, ctx := e2e(t)
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001", Score: 100})
