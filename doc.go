@@ -16,10 +16,10 @@
 // Every attempt gets a fresh timestamp and sign over the same body bytes. An
 // attempt that failed before its request was written (DNS, dial) is always
 // sent again. Otherwise it ended with a definite answer (success or a
-// refusal, returned as it is), with "system busy" (code 500: a definite
-// refusal, nothing applied), or with no definite answer (a timeout, a
-// reset, HTTP 502/503/504, a proxy's page, a cut-off answer: the gateway
-// may have applied the call). What follows depends on the call's retry
+// refusal, returned as it is), with "system busy" (code 500, or the 1001 of
+// 3.6 and 3.7), or with no definite answer (a timeout, a reset, HTTP
+// 502/503/504, a proxy's page, a cut-off answer: the gateway may have
+// applied the call). What follows depends on the call's retry
 // class, each call's stated here once:
 //
 //	class      calls                                   busy        no definite answer

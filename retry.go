@@ -44,7 +44,8 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 //
 // An attempt ends in one of four ways: a definite answer (success or a
 // refusal), "not sent" (DNS or dial failed: nothing reached the gateway),
-// "system busy" (code 500: a definite refusal, nothing applied) or
+// "system busy" (code 500, or a call's own code for it: a refusal, though
+// one to a keyed write may have applied all the same) or
 // "ambiguous" (a timeout, a reset, a proxy's error page, a cut-off answer:
 // the gateway may have applied the call). The class decides what follows the
 // last three; "not sent" is repeated for every class.
