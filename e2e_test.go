@@ -258,6 +258,38 @@ func TestE2EScoreOutcomeUnknown(t *testing.T) {
 	require.NoError(t, srv.Audit())
 }
 
+// TestE2EResolveAfterThePointsWereSpent: a change whose answers were all
+// lost, and whose points the member has spent since. Resolve settles it by
+// what the gateway's answer proves (150002: it applied); it never needs to
+// take the points back, so an insufficient balance cannot leave it
+// unresolved.
+func TestE2EResolveAfterThePointsWereSpent(t *testing.T) {
+	srv, c, ctx := e2e(t)
+	openID := srv.AddMember(umptest.Member{Phone: "13800000001", Score: 0})
+	_, err := c.Auth.AccessToken(ctx)
+	require.NoError(t, err)
+
+	srv.Fail("wk.user.event.score.change", umptest.Fault{Kind: umptest.DropAfterApply})
+	lost := &ump.ScoreChangeRequest{OpenID: openID, Score: 100, OutBizNo: "B-lost", OrderAmount: ump.Yuan(10, 0),
+		ChangeReason: "test", ChangeEvent: ump.EventAdd, ChangeID: ump.NewChangeID()}
+	_, err = c.Score.Change(ctx, lost)
+	var unresolved *ump.ScoreChangeUnresolvedError
+	require.ErrorAs(t, err, &unresolved)
+	srv.ClearFaults()
+
+	spend := &ump.ScoreChangeRequest{OpenID: openID, Score: 100, OutBizNo: "B-spend", OrderAmount: ump.Yuan(10, 0),
+		ChangeReason: "test", ChangeEvent: ump.EventSubtract, ChangeID: ump.NewChangeID()}
+	_, err = c.Score.Change(ctx, spend)
+	require.NoError(t, err)
+	require.Equal(t, int64(0), srv.Balance(openID))
+
+	res, err := c.Score.Resolve(ctx, &unresolved.Request)
+	require.NoError(t, err)
+	assert.True(t, res.AlreadyApplied)
+	assert.Equal(t, int64(0), srv.Balance(openID), "+100 once, -100 once")
+	require.NoError(t, srv.Audit())
+}
+
 func TestE2EOrders(t *testing.T) {
 	srv, c, ctx := e2e(t)
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001"})
