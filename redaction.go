@@ -14,7 +14,11 @@ import (
 // identity numbers, access_token=, sign= and the like), and lose the app
 // secret, the request's credential (a token; "" for the app id, which is no
 // secret) and its sign, which a gateway may echo bare.
-func (c *Client) redactAnswer(err error, cred, sign string) error {
+//
+// A token call's answer carries new tokens, which no pattern knows (they
+// may sit anywhere in an answer of an unexpected shape): its sample is
+// withheld whole.
+func (c *Client) redactAnswer(ep *endpoint, err error, cred, sign string) error {
 	if err == nil {
 		return nil
 	}
@@ -25,6 +29,9 @@ func (c *Client) redactAnswer(err error, cred, sign string) error {
 	var respErr *ResponseError
 	if errors.As(err, &respErr) {
 		respErr.Sample = redact.Text(respErr.Sample, c.appSecret, cred, sign)
+		if ep.cred != credAccessToken && respErr.Sample != "" {
+			respErr.Sample = "(a token answer, withheld)"
+		}
 		if respErr.Err != nil {
 			respErr.Err = &redactedError{text: redact.Text(respErr.Err.Error(), c.appSecret, cred, sign), err: respErr.Err}
 		}
