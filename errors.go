@@ -29,6 +29,11 @@ type APIError struct {
 	Message string
 
 	tokenInvalid bool
+	// clockSkew: the request was stamped more than 3 s off the gateway's
+	// measured clock (ErrClockSkew); clockNote says what the clock
+	// measurement says about the refusal, if anything (see explain).
+	clockSkew bool
+	clockNote string
 }
 
 // Error implements error.
@@ -42,14 +47,21 @@ func (e *APIError) Error() string {
 	if e.HTTPStatus != 0 && e.HTTPStatus != 200 {
 		text += " (HTTP " + strconv.Itoa(e.HTTPStatus) + ")"
 	}
+	if e.clockNote != "" {
+		text += "; " + e.clockNote
+	}
 	return text
 }
 
-// Is reports whether the error carries a code that target stands for, or is a
-// token rejection and target is ErrTokenInvalid.
+// Is reports whether the error carries a code that target stands for, is a
+// token rejection and target is ErrTokenInvalid, or refused a timestamp
+// measured more than 3 s off the gateway's clock and target is ErrClockSkew.
 func (e *APIError) Is(target error) bool {
-	if target == ErrTokenInvalid {
+	switch target {
+	case ErrTokenInvalid:
 		return e.tokenInvalid
+	case ErrClockSkew:
+		return e.clockSkew
 	}
 	s, ok := target.(*codeSentinel)
 	if !ok {
@@ -271,7 +283,7 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 // succeed, or whether its outcome must be settled before anything else is
 // sent. It is true for transport failures, "system busy", proxy pages,
 // token, sign, clock and quota trouble (the answers the document gives no
-// code for), ErrTokenBudgetExhausted, ErrNoToken and ErrOutcomeUnknown
+// code for), ErrClockSkew, ErrTokenBudgetExhausted, ErrNoToken and ErrOutcomeUnknown
 // (settle those with the Resolve methods, which resend under the same key).
 // It is false for a *ValidationError and for the platform's business
 // refusals: every other code of the document's table, such as member not
@@ -283,6 +295,9 @@ func Retryable(err error) bool {
 	}
 	if errors.Is(err, ErrOutcomeUnknown) {
 		return true // a refusal inside it proves nothing about the earlier attempt
+	}
+	if errors.Is(err, ErrClockSkew) {
+		return true // whatever code the gateway chose, the timestamp was off
 	}
 	var verr *ValidationError
 	if errors.As(err, &verr) {
