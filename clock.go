@@ -190,9 +190,12 @@ func (g *gatewayClock) resends(v verdict, err error, stamped time.Duration) bool
 
 // refused reports a definite refusal: an error envelope, or an HTTP 4xx or
 // 5xx the gateway or a proxy answered without applying the call. Ambiguous
-// endings (no answer, a 502 page that may follow an applied call) are not.
+// endings (no answer, a 502 page that may follow an applied call) are not,
+// nor is "system busy", which the gateway may answer after it accepted the
+// timestamp (a keyed write may even have applied): the endpoint's retry
+// class decides about it, and a retry is stamped with the new correction.
 func refused(v verdict, err error) bool {
-	if v == ambiguous || v == notSent {
+	if v == ambiguous || v == notSent || v == busy {
 		return false
 	}
 	var apiErr *APIError
@@ -240,15 +243,13 @@ func (g *gatewayClock) explain(err error, stamped time.Duration) error {
 }
 
 // timestampPlausible reports whether the refusal may be the gateway's
-// answer to a bad timestamp: a code the document does not define, 1001
-// (invalid parameters) or a token rejection; not "system busy" nor another
-// of the document's business refusals.
+// answer to a bad timestamp: a code no table of the document lists,
+// "invalid parameters" or a token rejection; not "system busy" nor another
+// of the document's business refusals (in the call's own meaning of its
+// codes).
 func (e *APIError) timestampPlausible() bool {
-	if e.Code == 500 {
-		return false
-	}
-	_, documented := documentedCodes[e.Code]
-	return !documented || e.Code == 1001 || e.tokenInvalid
+	s := sentinelFor(e.Method, e.Code)
+	return s == nil || s == ErrInvalidParameters || e.tokenInvalid
 }
 
 // describeOffset says in words which clock is ahead, and gives the offset

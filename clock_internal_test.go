@@ -102,7 +102,7 @@ func TestGatewayClockCorrectionAndResend(t *testing.T) {
 		{"refused, stamped uncorrected", done, refusal, 0, true},
 		{"refused, stamped with the correction", done, refusal, -4500 * time.Millisecond, false},
 		{"refused, stamped with an old correction", done, refusal, 2 * time.Second, true},
-		{"busy", busy, &APIError{Code: 500}, 0, true},
+		{"busy: the retry class decides", busy, &APIError{Code: 500}, 0, false},
 		{"token rejected", tokenRejected, &APIError{HTTPStatus: 401, tokenInvalid: true}, 0, true},
 		{"proxy refusal", done, &ResponseError{HTTPStatus: 403, Err: errors.New("x")}, 0, true},
 		{"success", done, nil, 0, false},
@@ -127,6 +127,8 @@ func TestGatewayClockExplain(t *testing.T) {
 		assert.Equal(t, plausible, errors.Is(err, err) && containsClause(err), "code %d: %v", code, err)
 		assert.NotErrorIs(t, err, ErrClockSkew)
 	}
+	busyHere := unmeasured.explain(&APIError{Method: "wk.user.code.generate", Code: 1001}, 0)
+	assert.False(t, containsClause(busyHere), "3.6's 1001 is system busy")
 	rejected := unmeasured.explain(&APIError{Method: "m", HTTPStatus: 401, tokenInvalid: true}, 0)
 	assert.Contains(t, rejected.Error(), "no Date header")
 	notAPI := &ResponseError{Method: "m", HTTPStatus: 403, Err: errors.New("forbidden")}
@@ -140,7 +142,7 @@ func TestGatewayClockExplain(t *testing.T) {
 	err := g.explain(&APIError{Method: "m", Code: 150003}, 0)
 	require.ErrorIs(t, err, ErrClockSkew, "stamped 10 s off: whatever the code, the timestamp was off")
 	require.ErrorIs(t, err, ErrInsufficientPoints)
-	assert.Equal(t, "ump: m: error 150003; clock skew: the local clock is 10.5s behind the gateway's (measured offset 10.5s, from its Date headers)", err.Error())
+	assert.Equal(t, "ump: m: error 150003 (insufficient points); clock skew: the local clock is 10.5s behind the gateway's (measured offset 10.5s, from its Date headers)", err.Error())
 	err = g.explain(&APIError{Method: "m", Code: 1003}, 5*time.Second)
 	assert.Contains(t, err.Error(), "; the timestamp was corrected by 5s only")
 	assert.NotErrorIs(t, g.explain(&APIError{Method: "m", Code: 150003}, 10*time.Second), ErrClockSkew, "stamped right")
