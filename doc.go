@@ -100,10 +100,10 @@
 // Timestamps are the local clock plus that offset. A refused call (other
 // than "system busy", which the retry class handles) whose timestamp was,
 // by the measurement its own answer may have just made, more than 2 s off
-// is re-stamped, re-signed and sent once more: the gateway
-// checks the timestamp before it applies anything, so the resend is safe
-// for every call, writes and token calls included, and is not a retry (the
-// token budget sees one call). The first call of a process whose clock is
+// is re-stamped, re-signed and sent once more: the gateway checks the
+// timestamp before it applies anything, so the resend is safe for every
+// call, writes and token calls included, and is not a retry (the token
+// budget sees one call). The first call of a process whose clock is
 // off is therefore refused once and then goes through. With
 // WithClockSkewCorrection(false) the offset is still measured, a refusal of
 // a timestamp measured more than 3 s off matches ErrClockSkew and names
