@@ -7,20 +7,23 @@ import (
 
 // LogValue implements slog.LogValuer: the app id and the gateway, never the
 // app secret.
-func (c Client) LogValue() slog.Value {
+func (c *Client) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("<nil>")
+	}
 	return slog.GroupValue(slog.String("app_id", c.appID), slog.String("base_url", c.baseURL),
 		slog.String("app_secret", "***"))
 }
 
 // Format implements fmt.Formatter: LogValue's fields whatever the verb, so
 // that no verb prints the app secret.
-func (c Client) Format(f fmt.State, verb rune) { formatMasked(f, verb, "ump.Client", c.LogValue()) }
+func (c *Client) Format(f fmt.State, verb rune) { formatMasked(f, verb, "&ump.Client", c.LogValue()) }
 
 // String returns LogValue's fields.
-func (c Client) String() string { return maskedString("ump.Client", c.LogValue(), false) }
+func (c *Client) String() string { return maskedString("&ump.Client", c.LogValue(), false) }
 
 // GoString returns LogValue's fields in Go syntax.
-func (c Client) GoString() string { return maskedString("ump.Client", c.LogValue(), true) }
+func (c *Client) GoString() string { return maskedString("&ump.Client", c.LogValue(), true) }
 
 // LogValue is what printing the settings shows: no token store, logger or
 // clock internals, which may hold tokens.

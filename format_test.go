@@ -57,7 +57,7 @@ func printables(t *testing.T) []any {
 	for _, v := range filled {
 		all = append(all, ptrTo(v)) // zero-valued: a nil pointer of the type
 	}
-	return append(all, c, *c, c.Auth, c.Auth.store,
+	return append(all, c, (*Client)(nil), c.Auth, c.Auth.store,
 		settings{baseURL: "http://gw.example", httpClient: &http.Client{}, timeout: time.Second})
 }
 
