@@ -2,165 +2,17 @@ package ump
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/greedc/ump-go/internal/redact"
 	"github.com/greedc/ump-go/internal/wire"
 )
-
-// The platform's token rules (sections 2.1 and 2.2).
-const (
-	// ObtainsPerDay is how often a fresh token may be obtained a day.
-	ObtainsPerDay = 1
-	// RefreshesPerDay is how often a token may be refreshed a day.
-	RefreshesPerDay = 20
-	// RefreshTokenLifetime is how long a refresh token lives (one year; the
-	// SDK stops trusting it a day early).
-	RefreshTokenLifetime = 364 * 24 * time.Hour
-)
-
-// Token is the record of an app's credentials that a TokenStore keeps.
-// Its String, GoString and LogValue methods never reveal the tokens.
-type Token struct {
-	AccessToken     string
-	RefreshToken    string
-	AccessExpiresAt time.Time
-	// RefreshExpiresAt is when the refresh token stops working.
-	RefreshExpiresAt time.Time
-	// ObtainedAt is when the refresh token was obtained (2.1).
-	ObtainedAt time.Time
-	// RefreshedAt is when the access token was last refreshed (2.2).
-	RefreshedAt time.Time
-	// Version increases with every write; 0 means no token is stored.
-	Version int64
-}
-
-// Usable reports whether the access token has not expired at now.
-func (t Token) Usable(now time.Time) bool {
-	return t.AccessToken != "" && now.Before(t.AccessExpiresAt)
-}
-
-// Refreshable reports whether the refresh token has not expired at now.
-func (t Token) Refreshable(now time.Time) bool {
-	return t.RefreshToken != "" && now.Before(t.RefreshExpiresAt)
-}
-
-// String describes the token without revealing it.
-func (t Token) String() string {
-	if t.Version == 0 && t.AccessToken == "" {
-		return "ump.Token{none}"
-	}
-	return fmt.Sprintf("ump.Token{access:%s expires:%s refresh:%s refreshExpires:%s version:%d}",
-		redact.Credential(t.AccessToken), t.AccessExpiresAt.Format(time.RFC3339),
-		redact.Credential(t.RefreshToken), t.RefreshExpiresAt.Format(time.RFC3339), t.Version)
-}
-
-// GoString is String, so that %#v does not reveal the tokens either.
-func (t Token) GoString() string { return t.String() }
-
-// LogValue implements slog.LogValuer without revealing the tokens.
-func (t Token) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.Time("access_expires", t.AccessExpiresAt),
-		slog.Time("refresh_expires", t.RefreshExpiresAt),
-		slog.Int64("version", t.Version),
-	)
-}
-
-// TokenCall is a kind of token call that the daily budget counts.
-type TokenCall uint8
-
-const (
-	// TokenObtain is 2.1, obtaining a fresh token (once a day).
-	TokenObtain TokenCall = iota + 1
-	// TokenRefresh is 2.2, refreshing the access token (20 a day).
-	TokenRefresh
-)
-
-// String returns "obtain" or "refresh".
-func (k TokenCall) String() string {
-	switch k {
-	case TokenObtain:
-		return "obtain"
-	case TokenRefresh:
-		return "refresh"
-	}
-	return "TokenCall(" + fmt.Sprint(uint8(k)) + ")"
-}
-
-// Errors a TokenStore returns.
-var (
-	// ErrTokenConflict: CompareAndSwap found another version stored.
-	ErrTokenConflict = errors.New("ump: token record changed concurrently")
-	// ErrLeaseHeld: another holder has the renewal lease.
-	ErrLeaseHeld = errors.New("ump: token renewal lease held elsewhere")
-)
-
-// TokenStore keeps one token record per app id, the day's counts of token
-// calls, and a lease that lets one process in a fleet renew at a time.
-// Implementations must be safe for concurrent use. The memory store is the
-// default; packages tokenstore/filestore and tokenstore/redisstore share the
-// record across restarts and processes.
-type TokenStore interface {
-	// Load returns the stored record, or a zero Token (Version 0) if none.
-	Load(ctx context.Context, appID string) (Token, error)
-	// CompareAndSwap stores t if the stored version is still oldVersion
-	// (0: nothing stored) and returns t with its new version; otherwise it
-	// returns ErrTokenConflict and stores nothing.
-	CompareAndSwap(ctx context.Context, appID string, oldVersion int64, t Token) (Token, error)
-	// Spend counts one call of kind on day (a Beijing date, "2006-01-02")
-	// if fewer than limit were counted, and returns the new count; otherwise
-	// it returns the count and an error matching ErrTokenBudgetExhausted.
-	// The SDK spends before it calls, so a crash never undercounts.
-	Spend(ctx context.Context, appID string, kind TokenCall, day string, limit int) (int, error)
-	// Spent returns the counts of day without changing them.
-	Spent(ctx context.Context, appID string, day string) (obtains, refreshes int, err error)
-	// Lease takes the renewal lease for ttl, or returns ErrLeaseHeld. The
-	// returned release gives it up only if it is still this holder's.
-	Lease(ctx context.Context, appID string, ttl time.Duration) (release func(context.Context) error, err error)
-}
-
-// TokenBudget is the daily allowance of token calls the SDK allows itself.
-type TokenBudget struct {
-	// ObtainsPerDay caps obtains (2.1); the platform allows 1.
-	ObtainsPerDay int
-	// RefreshesPerDay caps refreshes (2.2); the platform allows 20.
-	RefreshesPerDay int
-	// RefreshHeadroom is kept back from proactive refreshes (those made
-	// while the token still works) for renewing an expired or rejected one.
-	RefreshHeadroom int
-	// NoAutoObtain stops the SDK from obtaining a token by itself when no
-	// usable refresh token exists; run Auth.Obtain from an operator's tool.
-	NoAutoObtain bool
-}
-
-// DefaultTokenBudget follows the platform's limits and keeps 4 refreshes of
-// headroom.
-var DefaultTokenBudget = TokenBudget{ObtainsPerDay: ObtainsPerDay, RefreshesPerDay: RefreshesPerDay, RefreshHeadroom: 4}
-
-func (b TokenBudget) validate() error {
-	switch {
-	case b.ObtainsPerDay < 0 || b.ObtainsPerDay > ObtainsPerDay:
-		return fmt.Errorf("ump: TokenBudget.ObtainsPerDay %d is outside 0..%d", b.ObtainsPerDay, ObtainsPerDay)
-	case b.RefreshesPerDay < 0 || b.RefreshesPerDay > RefreshesPerDay:
-		return fmt.Errorf("ump: TokenBudget.RefreshesPerDay %d is outside 0..%d", b.RefreshesPerDay, RefreshesPerDay)
-	case b.RefreshHeadroom < 0 || b.RefreshHeadroom > b.RefreshesPerDay:
-		return fmt.Errorf("ump: TokenBudget.RefreshHeadroom %d is outside 0..RefreshesPerDay", b.RefreshHeadroom)
-	}
-	return nil
-}
-
-// BeijingDay returns the Beijing calendar date of t, the key of the daily
-// token budget.
-func BeijingDay(t time.Time) string { return t.In(wire.Beijing).Format(wire.DateLayout) }
 
 // AuthService obtains, refreshes and caches the access token (section 2).
 type AuthService struct {
@@ -170,6 +22,8 @@ type AuthService struct {
 	budget TokenBudget
 	// leaseTTL outlives one token call, so a lease never lapses mid-call.
 	leaseTTL time.Duration
+	// holder names this process in spends and pauses ("host/pid").
+	holder string
 
 	cur atomic.Pointer[cachedToken]
 	// turn lets one goroutine of this process renew at a time; it is a
@@ -177,9 +31,8 @@ type AuthService struct {
 	turn chan struct{}
 
 	// Guarded by turn: consecutive renewal failures, the last one, and when
-	// to try again. Without this pause every request after a failed refresh
-	// (gateway busy, refresh token rejected) would spend another of the
-	// day's 20 refreshes.
+	// this process tries again. The fleet-wide pause (TokenPause) governs
+	// token calls; this one only spares the store a visit per request.
 	failures  int
 	failedErr error
 	retryAt   time.Time
@@ -194,11 +47,18 @@ type AuthService struct {
 	recoveryStreak int
 }
 
-// Pauses after a failed renewal: renewalPause, doubling per consecutive
-// failure up to maxRenewalPause.
+// Pauses. A failed token call pauses every process sharing the store for
+// tokenPause, doubling per failure in a row up to maxTokenPause. A process
+// that failed to renew for another reason (the store, the lease) waits
+// renewalPause, doubling up to maxRenewalPause, and looks at the store's
+// pause again at least every pauseRecheck, so that an operator's
+// `ump token reset-budget` takes effect quickly.
 const (
+	tokenPause      = time.Minute
+	maxTokenPause   = time.Hour
 	renewalPause    = 5 * time.Second
 	maxRenewalPause = 5 * time.Minute
+	pauseRecheck    = 10 * time.Second
 )
 
 // recoveryQuiet is how long a token produced by a recovery must have worked
@@ -208,6 +68,10 @@ const (
 	recoveryQuiet    = time.Minute
 	maxRecoveryQuiet = 2 * time.Hour
 )
+
+// soonAfterIssue: a token rejected this soon after it was issued was most
+// likely retired by an obtain elsewhere, not by age.
+const soonAfterIssue = 30 * time.Minute
 
 // cachedToken is the in-memory token and when to renew it.
 type cachedToken struct {
@@ -222,6 +86,7 @@ func newAuthService(c *Client, store TokenStore, window time.Duration, budget To
 		window:   window,
 		budget:   budget,
 		leaseTTL: leaseTTL(c.rc.GetClient().Timeout, c.retry),
+		holder:   processName(),
 		turn:     make(chan struct{}, 1),
 	}
 }
@@ -245,9 +110,13 @@ type tokenData struct {
 	ExpireIn     wire.Int64  `json:"expire_in"`
 }
 
+// Store returns the token store the service reads and writes.
+func (s *AuthService) Store() TokenStore { return s.store }
+
 // Obtain calls 2.1 and stores the fresh token, spending the day's one obtain.
-// The platform allows it once a day: the SDK calls it by itself only when no
-// usable refresh token exists, so call it yourself only to bootstrap an app.
+// The platform allows it once a day and the new token retires the one every
+// other holder uses: the SDK calls it by itself only when no usable refresh
+// token exists, so call it yourself only to bootstrap an app.
 func (s *AuthService) Obtain(ctx context.Context) (Token, error) {
 	c := s.client
 	release, err := s.store.Lease(ctx, c.appID, s.leaseTTL)
@@ -259,7 +128,7 @@ func (s *AuthService) Obtain(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, fmt.Errorf("ump: obtain: token store: %w", err)
 	}
-	return s.obtain(ctx, st)
+	return s.obtain(ctx, st, false)
 }
 
 // Refresh calls 2.2 with refreshToken and returns the new access token,
@@ -299,12 +168,19 @@ func (s *AuthService) AccessToken(ctx context.Context) (string, error) {
 
 // TokenStatus describes the app's token without revealing it.
 type TokenStatus struct {
+	// Store describes the store the status was read from (TokenStore.String).
+	Store string
 	// Token is the stored record; print it, it is redacted.
 	Token Token
 	// Day is the Beijing date the counts are for.
 	Day string
 	// Obtains and Refreshes are the calls spent on Day.
 	Obtains, Refreshes int
+	// Spent lists Day's counted calls: when, and by which process.
+	Spent TokenDay
+	// Pause is the fleet-wide pause after a failed token call (zero if
+	// none was set).
+	Pause TokenPause
 	// Budget is the allowance the counts are measured against.
 	Budget TokenBudget
 }
@@ -314,6 +190,7 @@ type TokenStatus struct {
 func (ts TokenStatus) MarshalJSON() ([]byte, error) {
 	t := ts.Token
 	return json.Marshal(struct {
+		Store            string
 		AccessToken      string
 		RefreshToken     string
 		AccessExpiresAt  time.Time
@@ -324,25 +201,33 @@ func (ts TokenStatus) MarshalJSON() ([]byte, error) {
 		Day              string
 		Obtains          int
 		Refreshes        int
+		Spent            TokenDay
+		Pause            TokenPause
 		Budget           TokenBudget
-	}{redact.Credential(t.AccessToken), redact.Credential(t.RefreshToken), t.AccessExpiresAt, t.RefreshExpiresAt,
-		t.ObtainedAt, t.RefreshedAt, t.Version, ts.Day, ts.Obtains, ts.Refreshes, ts.Budget})
+	}{ts.Store, redact.Credential(t.AccessToken), redact.Credential(t.RefreshToken), t.AccessExpiresAt, t.RefreshExpiresAt,
+		t.ObtainedAt, t.RefreshedAt, t.Version, ts.Day, ts.Obtains, ts.Refreshes, ts.Spent, ts.Pause, ts.Budget})
 }
 
-// Status reads the stored token and today's token-call counts, spending
-// nothing: for operators and health checks.
+// Status reads the stored token, today's token calls and the fleet-wide
+// pause, spending nothing: for operators and health checks. It names the
+// store it read, so that a process looking at the wrong store shows it.
 func (s *AuthService) Status(ctx context.Context) (TokenStatus, error) {
 	c := s.client
+	where := s.store.String()
 	st, err := s.store.Load(ctx, c.appID)
 	if err != nil {
-		return TokenStatus{}, fmt.Errorf("ump: token store: %w", err)
+		return TokenStatus{}, fmt.Errorf("ump: token store %s: %w", where, err)
 	}
-	day := BeijingDay(c.now())
-	o, r, err := s.store.Spent(ctx, c.appID, day)
+	day, err := s.store.Spent(ctx, c.appID, BeijingDay(c.now()))
 	if err != nil {
-		return TokenStatus{}, fmt.Errorf("ump: token store: %w", err)
+		return TokenStatus{}, fmt.Errorf("ump: token store %s: %w", where, err)
 	}
-	return TokenStatus{Token: st, Day: day, Obtains: o, Refreshes: r, Budget: s.budget}, nil
+	p, err := s.store.Pause(ctx, c.appID)
+	if err != nil {
+		return TokenStatus{}, fmt.Errorf("ump: token store %s: %w", where, err)
+	}
+	return TokenStatus{Store: where, Token: st, Day: day.Day, Obtains: day.Count(TokenObtain), Refreshes: day.Count(TokenRefresh),
+		Spent: day, Pause: p, Budget: s.budget}, nil
 }
 
 // recover is called when the gateway rejected failed: it renews only if
@@ -350,6 +235,28 @@ func (s *AuthService) Status(ctx context.Context) (TokenStatus, error) {
 func (s *AuthService) recover(ctx context.Context, failed string) error {
 	_, err := s.renewed(ctx, failed)
 	return err
+}
+
+// hintRetired warns when the gateway rejected a token issued minutes ago:
+// an obtain elsewhere most likely retired it.
+func (s *AuthService) hintRetired(ctx context.Context, failed string) {
+	ct := s.cur.Load()
+	if ct == nil || ct.tok.AccessToken != failed {
+		return
+	}
+	if issued := issuedAt(ct.tok); !issued.IsZero() && s.client.now().Sub(issued) < soonAfterIssue {
+		s.client.log.LogAttrs(ctx, slog.LevelWarn,
+			"ump: the gateway rejected an access token issued minutes ago; another process may have obtained a token, which retires this one (a client without the shared token store, or the CLI on another store)",
+			slog.Duration("token_age", s.client.now().Sub(issued).Round(time.Second)), slog.String("store", s.store.String()))
+	}
+}
+
+// issuedAt is when t's access token was issued, zero if unknown.
+func issuedAt(t Token) time.Time {
+	if t.RefreshedAt.After(t.ObtainedAt) {
+		return t.RefreshedAt
+	}
+	return t.ObtainedAt
 }
 
 // renewed is the slow path of AccessToken. failed, when set, is a token the
@@ -378,7 +285,7 @@ func (s *AuthService) renewed(ctx context.Context, failed string) (string, error
 	}
 	st, err := s.store.Load(ctx, c.appID)
 	if err != nil {
-		return s.fallback(ctx, failed, fmt.Errorf("ump: token store: %w", err))
+		return s.fallback(ctx, failed, fmt.Errorf("ump: token store %s: %w", s.store, err))
 	}
 	if ct := s.adopt(st); ct != nil && s.good(ct, now, failed) {
 		return ct.tok.AccessToken, nil
@@ -389,8 +296,15 @@ func (s *AuthService) renewed(ctx context.Context, failed string) (string, error
 			ErrTokenInvalid, now.Sub(s.recoveredAt).Round(time.Second), quiet)
 	}
 	if now.Before(s.retryAt) {
-		return s.fallback(ctx, failed, fmt.Errorf("ump: token renewal paused until %s after %d failures: %w",
-			s.retryAt.In(wire.Beijing).Format(time.TimeOnly), s.failures, s.failedErr))
+		err := s.failedErr
+		if !errors.Is(err, ErrTokenCallsPaused) {
+			err = fmt.Errorf("ump: token renewal paused until %s after %d failures: %w",
+				s.retryAt.In(wire.Beijing).Format(time.TimeOnly), s.failures, err)
+		}
+		return s.fallback(ctx, failed, err)
+	}
+	if failed != "" {
+		s.hintRetired(ctx, failed)
 	}
 	tok, err := s.renew(ctx, st, failed)
 	if failed != "" && err == nil {
@@ -404,9 +318,9 @@ func (s *AuthService) renewed(ctx context.Context, failed string) (string, error
 	return tok, err
 }
 
-// noteRenewal records the outcome of a renewal that may have called the
-// platform; the caller holds turn.
-func (s *AuthService) noteRenewal(ctx context.Context, err error) {
+// noteRenewal records the outcome of a renewal in this process; the caller
+// holds turn. A fleet-wide pause p, when active, sets when to look again.
+func (s *AuthService) noteRenewal(ctx context.Context, err error, p TokenPause) {
 	if err == nil {
 		s.failures, s.failedErr, s.retryAt = 0, nil, time.Time{}
 		return
@@ -414,12 +328,21 @@ func (s *AuthService) noteRenewal(ctx context.Context, err error) {
 	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 		return // this caller gave up; that says nothing about the platform
 	}
+	now := s.client.now()
 	s.failures++
+	s.failedErr = err
+	if p.Active(now) {
+		s.retryAt = minTime(p.Until, now.Add(pauseRecheck))
+		if !errors.Is(err, ErrTokenCallsPaused) {
+			s.failedErr = fmt.Errorf("%w: until %s, %d failed in a row: %w", ErrTokenCallsPaused, beijingClock(p.Until), p.Failures, err)
+		}
+		return
+	}
 	pause := maxRenewalPause
 	if s.failures < 16 {
 		pause = min(renewalPause<<(s.failures-1), maxRenewalPause)
 	}
-	s.failedErr, s.retryAt = err, s.client.now().Add(pause)
+	s.retryAt = now.Add(pause)
 }
 
 // good reports whether ct can be handed out: not due for renewal, or, when
@@ -472,10 +395,7 @@ func (s *AuthService) adopt(st Token) *cachedToken {
 // every call.
 func (s *AuthService) dueAt(t Token) time.Time {
 	due := t.AccessExpiresAt.Add(-s.window)
-	issued := t.RefreshedAt
-	if t.ObtainedAt.After(issued) {
-		issued = t.ObtainedAt
-	}
+	issued := issuedAt(t)
 	if !issued.IsZero() && issued.Before(t.AccessExpiresAt) {
 		if half := issued.Add(t.AccessExpiresAt.Sub(issued) / 2); due.Before(half) {
 			due = half
@@ -490,6 +410,12 @@ func (s *AuthService) dueAt(t Token) time.Time {
 func (s *AuthService) renew(ctx context.Context, st Token, failed string) (string, error) {
 	c := s.client
 	recovering := failed != ""
+	// A paused fleet makes no token call: say so without taking the lease.
+	if p, err := s.store.Pause(ctx, c.appID); err == nil && p.Active(c.now()) {
+		perr := pausedError(p)
+		s.noteRenewal(ctx, perr, p)
+		return s.fallback(ctx, failed, perr)
+	}
 	for {
 		release, err := s.store.Lease(ctx, c.appID, s.leaseTTL)
 		if errors.Is(err, ErrLeaseHeld) {
@@ -504,10 +430,17 @@ func (s *AuthService) renew(ctx context.Context, st Token, failed string) (strin
 			if ct := s.adopt(st); ct != nil && s.good(ct, c.now(), failed) {
 				return ct.tok.AccessToken, nil
 			}
+			if p, err := s.store.Pause(ctx, c.appID); err == nil && p.Active(c.now()) {
+				perr := pausedError(p) // the holder's call failed
+				s.noteRenewal(ctx, perr, p)
+				return s.fallback(ctx, failed, perr)
+			}
 			continue // the holder gave up or its lease lapsed: try ourselves
 		}
 		if err != nil {
-			return s.fallback(ctx, failed, fmt.Errorf("ump: token lease: %w", err))
+			err = fmt.Errorf("ump: token lease in %s: %w", s.store, err)
+			s.noteRenewal(ctx, err, TokenPause{})
+			return s.fallback(ctx, failed, err)
 		}
 		defer s.release(ctx, release)
 		break
@@ -515,7 +448,7 @@ func (s *AuthService) renew(ctx context.Context, st Token, failed string) (strin
 	// Reload under the lease: another process may have renewed meanwhile.
 	fresh, err := s.store.Load(ctx, c.appID)
 	if err != nil {
-		return s.fallback(ctx, failed, fmt.Errorf("ump: token store: %w", err))
+		return s.fallback(ctx, failed, fmt.Errorf("ump: token store %s: %w", s.store, err))
 	}
 	if fresh.Version != st.Version {
 		if ct := s.adopt(fresh); ct != nil && s.good(ct, c.now(), failed) {
@@ -539,17 +472,50 @@ func (s *AuthService) renew(ctx context.Context, st Token, failed string) (strin
 			limit -= s.budget.RefreshHeadroom // proactive: keep the headroom
 		}
 		tok, err = s.refresh(ctx, base, limit, true)
+		if errors.Is(err, errRefreshTokenRejected) {
+			tok, err = s.afterRefreshTokenRejected(ctx, fresh, err)
+		}
 	case s.budget.NoAutoObtain:
 		err = fmt.Errorf("%w: no usable refresh token and automatic obtaining is off", ErrNoToken)
 	default:
-		tok, err = s.obtain(ctx, fresh)
+		tok, err = s.obtain(ctx, fresh, false)
 	}
-	s.noteRenewal(ctx, err)
+	var p TokenPause
+	if err != nil {
+		p, _ = s.store.Pause(ctx, c.appID)
+	}
+	s.noteRenewal(ctx, err, p)
 	if err != nil {
 		return s.fallback(ctx, failed, err)
 	}
 	return tok.AccessToken, nil
 }
+
+// afterRefreshTokenRejected obtains a fresh token, once, when the gateway
+// refused the refresh token itself and today's obtain is unspent; the caller
+// holds the lease. The day's single obtain is what stops a loop: a token
+// whose refresh token is refused again must wait for the next day.
+func (s *AuthService) afterRefreshTokenRejected(ctx context.Context, st Token, rerr error) (Token, error) {
+	c := s.client
+	if s.budget.NoAutoObtain {
+		return Token{}, fmt.Errorf("%w (%w): automatic obtaining is off; run `ump token bootstrap --yes`", ErrNoToken, rerr)
+	}
+	day, err := s.store.Spent(ctx, c.appID, BeijingDay(c.now()))
+	if err == nil && day.Count(TokenObtain) >= s.budget.ObtainsPerDay {
+		return Token{}, fmt.Errorf("%w; %w", rerr, budgetExhausted(day, TokenObtain, s.budget.ObtainsPerDay))
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, "ump: the gateway refused the refresh token; obtaining a fresh token once (today's obtain)",
+		slog.String("app_id", c.appID), slog.String("store", s.store.String()), slog.String("error", rerr.Error()))
+	tok, err := s.obtain(ctx, st, true)
+	if err != nil {
+		return Token{}, fmt.Errorf("%w; obtaining instead failed: %w", rerr, err)
+	}
+	return tok, nil
+}
+
+// errRefreshTokenRejected marks a refresh the gateway refused because of
+// the refresh token itself (HTTP 401, or a WithTokenInvalidCodes code).
+var errRefreshTokenRejected = errors.New("the gateway refused the refresh token")
 
 // usableNow returns the in-memory token if it still works and is not the
 // one being recovered from.
@@ -561,8 +527,9 @@ func (s *AuthService) usableNow(recovering bool) (string, bool) {
 	return ct.tok.AccessToken, true
 }
 
-// awaitChange polls the store until the record's version moves past version
-// or the lease could have lapsed.
+// awaitChange polls the store until the record's version moves past version,
+// a fleet-wide pause appears (the holder's call failed), or the lease could
+// have lapsed.
 func (s *AuthService) awaitChange(ctx context.Context, version int64) (Token, error) {
 	deadline := time.NewTimer(s.leaseTTL)
 	defer deadline.Stop()
@@ -577,6 +544,9 @@ func (s *AuthService) awaitChange(ctx context.Context, version int64) (Token, er
 		case <-tick.C:
 			st, err := s.store.Load(ctx, s.client.appID)
 			if err == nil && st.Version != version {
+				return st, nil
+			}
+			if p, err := s.store.Pause(ctx, s.client.appID); err == nil && p.Active(s.client.now()) {
 				return st, nil
 			}
 		}
@@ -602,7 +572,9 @@ func (s *AuthService) detach(ctx context.Context) (context.Context, context.Canc
 }
 
 // obtain spends an obtain and calls 2.1; the caller holds the lease.
-func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
+// afterRejection says it follows a refused refresh token at once, which set
+// the fleet-wide pause that this obtain may pass.
+func (s *AuthService) obtain(ctx context.Context, st Token, afterRejection bool) (Token, error) {
 	ctx, cancel, err := s.detach(ctx)
 	if err != nil {
 		return Token{}, err
@@ -610,11 +582,12 @@ func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
 	defer cancel()
 	c := s.client
 	now := c.now()
-	if _, err := s.store.Spend(ctx, c.appID, TokenObtain, BeijingDay(now), s.budget.ObtainsPerDay); err != nil {
-		return Token{}, fmt.Errorf("ump: obtain refused: %w", err)
-	}
-	c.log.LogAttrs(ctx, slog.LevelInfo, "ump: obtaining a fresh token", slog.String("app_id", c.appID))
-	d, _, err := callAs[tokenData](ctx, c, &epObtain, nil, c.appID)
+	d, err := s.spendAndCall(ctx, TokenObtain, s.budget.ObtainsPerDay, afterRejection, func(ctx context.Context) (tokenData, error) {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "ump: obtaining a fresh token: it retires the token every other holder has, so every process of this app must share this token store",
+			slog.String("app_id", c.appID), slog.String("store", s.store.String()))
+		d, _, err := callAs[tokenData](ctx, c, &epObtain, nil, c.appID)
+		return d, err
+	})
 	if err != nil {
 		return Token{}, err
 	}
@@ -630,7 +603,8 @@ func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
 }
 
 // refresh spends a refresh (within limit) and calls 2.2 with st's refresh
-// token; store says whether to write the result to the store.
+// token; store says whether to write the result to the store. A refusal of
+// the refresh token itself matches errRefreshTokenRejected.
 func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bool) (Token, error) {
 	ctx, cancel, err := s.detach(ctx)
 	if err != nil {
@@ -639,11 +613,14 @@ func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bo
 	defer cancel()
 	c := s.client
 	now := c.now()
-	if _, err := s.store.Spend(ctx, c.appID, TokenRefresh, BeijingDay(now), limit); err != nil {
-		return Token{}, fmt.Errorf("ump: refresh refused: %w", err)
-	}
-	c.log.LogAttrs(ctx, slog.LevelInfo, "ump: refreshing the access token", slog.String("app_id", c.appID))
-	d, _, err := callAs[tokenData](ctx, c, &epRefresh, nil, st.RefreshToken)
+	d, err := s.spendAndCall(ctx, TokenRefresh, limit, false, func(ctx context.Context) (tokenData, error) {
+		c.log.LogAttrs(ctx, slog.LevelInfo, "ump: refreshing the access token", slog.String("app_id", c.appID))
+		d, _, err := callAs[tokenData](ctx, c, &epRefresh, nil, st.RefreshToken)
+		if errors.Is(err, ErrTokenInvalid) {
+			err = fmt.Errorf("%w: %w", errRefreshTokenRejected, err)
+		}
+		return d, err
+	})
 	if err != nil {
 		return Token{}, err
 	}
@@ -663,15 +640,107 @@ func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bo
 	return s.save(ctx, st.Version, next), nil
 }
 
+// spendAndCall makes one token call of kind under the caller's lease: it
+// honours the fleet-wide pause (unless passPause), spends from the day's
+// budget (within limit) before calling, gives the spend back when the call
+// was refused and so issued nothing, and pauses the fleet after a failure.
+func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit int, passPause bool, send func(context.Context) (tokenData, error)) (tokenData, error) {
+	c := s.client
+	now := c.now()
+	p, err := s.store.Pause(ctx, c.appID)
+	if err != nil {
+		return tokenData{}, fmt.Errorf("ump: %s refused: token store %s: %w", kind, s.store, err)
+	}
+	if p.Active(now) && !passPause {
+		return tokenData{}, fmt.Errorf("ump: %s refused: %w", kind, pausedError(p))
+	}
+	sp := TokenSpend{Kind: kind, Day: BeijingDay(now), Nonce: LeaseID(), At: now, By: s.holder}
+	day, counted, err := s.store.Spend(ctx, c.appID, sp, limit)
+	if err != nil {
+		return tokenData{}, fmt.Errorf("ump: %s refused: token store %s: %w", kind, s.store, err)
+	}
+	if !counted {
+		return tokenData{}, fmt.Errorf("ump: %s refused: %w", kind, budgetExhausted(day, kind, limit))
+	}
+	d, err := send(ctx)
+	if err == nil {
+		if p != (TokenPause{}) {
+			if perr := s.store.SetPause(ctx, c.appID, TokenPause{}); perr != nil {
+				c.log.LogAttrs(ctx, slog.LevelWarn, "ump: clearing the token-call pause failed", slog.String("error", perr.Error()))
+			}
+		}
+		return d, nil
+	}
+	refused := issuedNothing(err)
+	if refused {
+		if gerr := s.store.GiveBack(ctx, c.appID, sp); gerr != nil {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "ump: giving back a refused token call's budget failed; it stays counted",
+				slog.String("call", kind.String()), slog.String("error", gerr.Error()))
+			refused = false
+		}
+	}
+	next := s.nextPause(p, now, err)
+	if perr := s.store.SetPause(ctx, c.appID, next); perr != nil {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "ump: storing the token-call pause failed", slog.String("error", perr.Error()))
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, "ump: token call failed; every process sharing the store waits before the next",
+		slog.String("call", kind.String()), slog.Bool("budget_given_back", refused), slog.Time("paused_until", next.Until),
+		slog.String("store", s.store.String()), slog.String("error", err.Error()))
+	return d, err
+}
+
+// nextPause is the pause after a token call failed at now with err.
+func (s *AuthService) nextPause(prev TokenPause, now time.Time, err error) TokenPause {
+	n := 1
+	if prev.Failures > 0 && now.Sub(prev.Until) < maxTokenPause {
+		n = prev.Failures + 1 // still failing: wait longer
+	}
+	wait := maxTokenPause
+	if n < 8 {
+		wait = min(tokenPause<<(n-1), maxTokenPause)
+	}
+	return TokenPause{Until: now.Add(wait), Failures: n, Reason: err.Error(), At: now, By: s.holder}
+}
+
+// pausedError describes an active pause.
+func pausedError(p TokenPause) error {
+	return fmt.Errorf("%w: until %s (%d failed in a row, the last at %s by %s: %s)", ErrTokenCallsPaused,
+		beijingClock(p.Until), p.Failures, beijingClock(p.At), cmpOr(p.By, "an unnamed process"), p.Reason)
+}
+
+// issuedNothing reports whether a token call that failed with err cannot
+// have issued a token: the gateway refused it (any error envelope), a proxy
+// answered an error page before the gateway (HTTP 4xx or 5xx other than a
+// gateway timeout, after which the gateway may have answered), or the
+// request path judged it never sent. A timeout, a lost or cut-off answer
+// may have issued one, and keeps its spend.
+func issuedNothing(err error) bool {
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		return true // a definite failure: the request path says so
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return true
+	}
+	var respErr *ResponseError
+	return errors.As(err, &respErr) && respErr.HTTPStatus >= 400 && respErr.HTTPStatus != http.StatusGatewayTimeout
+}
+
 // save writes next over version and makes it current. A store failure is
 // logged, not returned: the platform already issued the token, and losing it
-// from memory too would cost another budgeted call.
+// from memory too would cost another budgeted call. A conflict means the
+// lease lapsed and another holder wrote a newer record: the version fences
+// this one out, and it is kept in memory only until the gateway says which
+// token it honours.
 func (s *AuthService) save(ctx context.Context, version int64, next Token) Token {
 	c := s.client
 	stored, err := s.store.CompareAndSwap(ctx, c.appID, version, next)
 	if err != nil {
-		c.log.LogAttrs(ctx, slog.LevelError, "ump: storing the new token failed; keeping it in memory",
-			slog.String("error", err.Error()))
+		msg := "ump: storing the new token failed; keeping it in memory"
+		if errors.Is(err, ErrTokenConflict) {
+			msg = "ump: another holder stored a newer token while this one renewed (the lease lapsed); not overwriting it"
+		}
+		c.log.LogAttrs(ctx, slog.LevelError, msg, slog.String("store", s.store.String()), slog.String("error", err.Error()))
 		stored = next
 		stored.Version = version + 1
 	}
@@ -684,93 +753,4 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// MemoryTokenStore is a TokenStore that lives as long as the process: the
-// default. A restart forgets the token, so services that restart or run in
-// several processes should use a shared store.
-type MemoryTokenStore struct {
-	mu     sync.Mutex
-	tokens map[string]Token
-	counts map[spendKey]int
-	leases map[string]memoryLease
-}
-
-type spendKey struct {
-	appID, day string
-	kind       TokenCall
-}
-
-type memoryLease struct {
-	id      string
-	expires time.Time
-}
-
-// NewMemoryTokenStore returns an empty in-memory store.
-func NewMemoryTokenStore() *MemoryTokenStore {
-	return &MemoryTokenStore{tokens: map[string]Token{}, counts: map[spendKey]int{}, leases: map[string]memoryLease{}}
-}
-
-// Load implements TokenStore.
-func (m *MemoryTokenStore) Load(_ context.Context, appID string) (Token, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.tokens[appID], nil
-}
-
-// CompareAndSwap implements TokenStore.
-func (m *MemoryTokenStore) CompareAndSwap(_ context.Context, appID string, oldVersion int64, t Token) (Token, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.tokens[appID].Version != oldVersion {
-		return Token{}, ErrTokenConflict
-	}
-	t.Version = oldVersion + 1
-	m.tokens[appID] = t
-	return t, nil
-}
-
-// Spend implements TokenStore.
-func (m *MemoryTokenStore) Spend(_ context.Context, appID string, kind TokenCall, day string, limit int) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := spendKey{appID, day, kind}
-	if m.counts[k] >= limit {
-		return m.counts[k], fmt.Errorf("%w: %d of %d %s calls spent on %s", ErrTokenBudgetExhausted, m.counts[k], limit, kind, day)
-	}
-	m.counts[k]++
-	return m.counts[k], nil
-}
-
-// Spent implements TokenStore.
-func (m *MemoryTokenStore) Spent(_ context.Context, appID string, day string) (int, int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.counts[spendKey{appID, day, TokenObtain}], m.counts[spendKey{appID, day, TokenRefresh}], nil
-}
-
-// Lease implements TokenStore.
-func (m *MemoryTokenStore) Lease(_ context.Context, appID string, ttl time.Duration) (func(context.Context) error, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if l, ok := m.leases[appID]; ok && time.Now().Before(l.expires) {
-		return nil, ErrLeaseHeld
-	}
-	id := LeaseID()
-	m.leases[appID] = memoryLease{id: id, expires: time.Now().Add(ttl)}
-	return func(context.Context) error {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if m.leases[appID].id == id {
-			delete(m.leases, appID)
-		}
-		return nil
-	}, nil
-}
-
-// LeaseID returns a random lease holder id, for TokenStore implementations.
-func LeaseID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -93,10 +93,11 @@ func (a *cli) loadToken(ctx context.Context, store ump.TokenStore, appID string,
 		return nil, err
 	}
 	day := ump.BeijingDay(now)
-	obtains, refreshes, err := store.Spent(ctx, appID, day)
+	spent, err := store.Spent(ctx, appID, day)
 	if err != nil {
 		return nil, err
 	}
+	obtains, refreshes := spent.Count(ump.TokenObtain), spent.Count(ump.TokenRefresh)
 	v := &tokenView{
 		AppID: appID, Stored: st.Version != 0, Version: st.Version,
 		AccessUsable: st.Usable(now), AccessExpiresAt: beijing(st.AccessExpiresAt),

@@ -113,8 +113,9 @@ func seedStore(t *testing.T, tok ump.Token, obtainsToday int, now time.Time) str
 		require.NoError(t, err)
 	}
 	for range obtainsToday {
-		_, err = s.Spend(ctx, tokenApp, ump.TokenObtain, ump.BeijingDay(now), 1)
+		_, ok, err := s.Spend(ctx, tokenApp, ump.TokenSpend{Kind: ump.TokenObtain, Day: ump.BeijingDay(now), Nonce: ump.LeaseID(), At: now, By: "ops-host/4242"}, 1)
 		require.NoError(t, err)
+		require.True(t, ok)
 	}
 	return "file:" + p
 }
