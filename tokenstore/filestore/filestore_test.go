@@ -325,13 +325,74 @@ func TestHelperProcess(t *testing.T) {
 // TestProcessesObtainOnce starts several OS processes on one file against
 // one gateway, all cold: exactly one obtain in total.
 func TestProcessesObtainOnce(t *testing.T) {
-	g := fleettest.Gateway(t, nil)
 	p := filepath.Join(t.TempDir(), "tokens.json")
-	const procs = 3
+	runProcesses(t, p, p, p)
+}
+
+// TestSymlinkAndTargetShareOneFile: one process is given a symbolic link to
+// the token file (not yet created), another the target itself. Both lock
+// and replace the same file: one lease at a time, one obtain.
+func TestSymlinkAndTargetShareOneFile(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "real", "tokens.json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(target), 0o700))
+	link := filepath.Join(dir, "tokens-link.json")
+	require.NoError(t, os.Symlink(target, link))
+	linkedDir := filepath.Join(dir, "state")
+	require.NoError(t, os.Symlink(filepath.Join(dir, "real"), linkedDir))
+
+	viaLink, viaTarget, viaDir := newStore(t, link), newStore(t, target), newStore(t, filepath.Join(linkedDir, "tokens.json"))
+	require.Equal(t, viaTarget.Path(), viaLink.Path())
+	require.Equal(t, viaTarget.Path(), viaDir.Path())
+	require.Contains(t, viaLink.String(), viaTarget.Path(), "the store names the file it really uses")
+	release, err := viaLink.Lease(ctx(t), appID, time.Minute)
+	require.NoError(t, err)
+	_, err = viaTarget.Lease(ctx(t), appID, time.Minute)
+	require.ErrorIs(t, err, ump.ErrLeaseHeld, "the link and its target are one lease")
+	require.NoError(t, release(ctx(t)))
+
+	runProcesses(t, target, link, link)
+	fi, err := os.Lstat(link)
+	require.NoError(t, err)
+	require.NotZero(t, fi.Mode()&os.ModeSymlink, "the link is still a link: the file was replaced behind it")
+}
+
+// TestExposedFileRefused: a token file that group or others may read, or a
+// directory others may write, is refused, never silently used.
+func TestExposedFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tokens.json")
+	s := newStore(t, p)
+	_, err := s.CompareAndSwap(ctx(t), appID, 0, seedToken("a"))
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(p, 0o644))
+	_, err = filestore.New(p)
+	require.ErrorIs(t, err, filestore.ErrExposed)
+	require.Contains(t, err.Error(), "chmod 600")
+	require.NotContains(t, err.Error(), "at-secret")
+	require.NoError(t, os.Chmod(p, 0o600))
+
+	open := filepath.Join(dir, "open")
+	require.NoError(t, os.Mkdir(open, 0o700))
+	require.NoError(t, os.Chmod(open, 0o777))
+	_, err = filestore.New(filepath.Join(open, "tokens.json"))
+	require.ErrorIs(t, err, filestore.ErrExposed)
+	require.Contains(t, err.Error(), "chmod 700")
+	require.NoError(t, os.Chmod(open, 0o777|os.ModeSticky))
+	_, err = filestore.New(filepath.Join(open, "tokens.json"))
+	require.NoError(t, err, "a sticky directory (such as /tmp) lets nobody replace another's file")
+}
+
+// runProcesses starts one OS process per path, each with its own store on
+// that path, all cold against one gateway, and requires exactly one obtain
+// and one token among them.
+func runProcesses(t *testing.T, paths ...string) {
+	t.Helper()
+	g := fleettest.Gateway(t, nil)
 	cctx := ctx(t)
-	outs := make([]bytes.Buffer, procs)
-	cmds := make([]*exec.Cmd, procs)
-	for i := range procs {
+	outs := make([]bytes.Buffer, len(paths))
+	cmds := make([]*exec.Cmd, len(paths))
+	for i, p := range paths {
 		cmd := exec.CommandContext(cctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 		cmd.Env = append(os.Environ(), helperEnv+"=1", "UMP_TOKEN_FILE="+p, "UMP_GATEWAY="+g.URL)
 		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
@@ -351,15 +412,13 @@ func TestProcessesObtainOnce(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, seen, procs*10)
+	require.Len(t, seen, len(paths)*10)
 	for _, tok := range seen {
 		require.Equal(t, seen[0], tok, "two processes hold different tokens")
 	}
 	st := g.Stats()
 	require.Equal(t, 1, st.TokenObtains, "the fleet obtained more than once")
 	require.Zero(t, st.TokenRefreshes)
-	_, err := os.Stat(p)
-	require.NoError(t, err)
 	// The file holds the fleet's token, and the gateway accepts it.
-	fleettest.RequireServes(t, g, fleettest.Client(g, newStore(t, p)), seen[0])
+	fleettest.RequireServes(t, g, fleettest.Client(g, newStore(t, paths[0])), seen[0])
 }
