@@ -237,18 +237,23 @@ func (s *AuthService) recover(ctx context.Context, failed string) error {
 	return err
 }
 
-// hintRetired warns when the gateway rejected a token issued minutes ago:
-// an obtain elsewhere most likely retired it.
-func (s *AuthService) hintRetired(ctx context.Context, failed string) {
-	ct := s.cur.Load()
-	if ct == nil || ct.tok.AccessToken != failed {
-		return
+// noteRejected logs, once per rejected token, that the gateway rejected it;
+// a token rejected soon after it was issued was most likely retired by an
+// obtain elsewhere, and the line says so.
+func (s *AuthService) noteRejected(ctx context.Context, failed string) {
+	c := s.client
+	attrs := []slog.Attr{slog.String("app_id", c.appID), slog.String("store", s.store.String())}
+	msg := "ump: the gateway rejected the access token; renewing it"
+	if ct := s.cur.Load(); ct != nil && ct.tok.AccessToken == failed {
+		if issued := issuedAt(ct.tok); !issued.IsZero() {
+			age := c.now().Sub(issued)
+			attrs = append(attrs, slog.Duration("token_age", age.Round(time.Second)))
+			if age < soonAfterIssue {
+				msg = "ump: the gateway rejected an access token issued minutes ago; another process may have obtained a token, which retires this one (a client without the shared token store, or the CLI on another store); renewing it"
+			}
+		}
 	}
-	if issued := issuedAt(ct.tok); !issued.IsZero() && s.client.now().Sub(issued) < soonAfterIssue {
-		s.client.log.LogAttrs(ctx, slog.LevelWarn,
-			"ump: the gateway rejected an access token issued minutes ago; another process may have obtained a token, which retires this one (a client without the shared token store, or the CLI on another store)",
-			slog.Duration("token_age", s.client.now().Sub(issued).Round(time.Second)), slog.String("store", s.store.String()))
-	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
 }
 
 // issuedAt is when t's access token was issued, zero if unknown.
@@ -304,7 +309,7 @@ func (s *AuthService) renewed(ctx context.Context, failed string) (string, error
 		return s.fallback(ctx, failed, err)
 	}
 	if failed != "" {
-		s.hintRetired(ctx, failed)
+		s.noteRejected(ctx, failed)
 	}
 	tok, err := s.renew(ctx, st, failed)
 	if failed != "" && err == nil {

@@ -3,6 +3,7 @@ package ump
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -766,4 +767,18 @@ func TestTokenCallOutlivesTheCallerThatStartedIt(t *testing.T) {
 	st, err := c.Auth.Status(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, "at-refreshed-0123456789ABCDEF01234", st.Token.AccessToken, "stored for other processes too")
+}
+
+func TestStatusNamesTheStore(t *testing.T) {
+	fs := &flakyStore{inner: NewMemoryTokenStore()}
+	c, _ := mockSetup(t, fs)
+	st, err := c.Auth.Status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "flaky memory (this process only)", st.Store)
+	b, err := json.Marshal(st)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"Store":"flaky memory (this process only)"`)
+	fs.broken.Store(true)
+	_, err = c.Auth.Status(context.Background())
+	require.ErrorContains(t, err, "token store flaky memory (this process only): ")
 }
