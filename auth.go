@@ -741,11 +741,11 @@ func (s *AuthService) save(ctx context.Context, version int64, next Token) Token
 	c := s.client
 	stored, err := s.store.CompareAndSwap(ctx, c.appID, version, next)
 	if err != nil {
-		msg := "ump: storing the new token failed; keeping it in memory"
+		level, msg := slog.LevelError, "ump: storing the new token failed; keeping it in memory"
 		if errors.Is(err, ErrTokenConflict) {
-			msg = "ump: another holder stored a newer token while this one renewed (the lease lapsed); not overwriting it"
+			level, msg = slog.LevelWarn, "ump: another holder stored a newer token while this one renewed (the lease lapsed); not overwriting it"
 		}
-		c.log.LogAttrs(ctx, slog.LevelError, msg, slog.String("store", s.store.String()), slog.String("error", err.Error()))
+		c.log.LogAttrs(ctx, level, msg, slog.String("store", s.store.String()), slog.String("error", err.Error()))
 		stored = next
 		stored.Version = version + 1
 	}

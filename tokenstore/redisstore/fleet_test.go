@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"log/slog"
 	"sort"
 	"sync"
@@ -218,4 +219,58 @@ func TestRevokedRefreshTokenObtainsOnce(t *testing.T) {
 	require.Equal(t, 2, stats.Calls[refreshMethod], "one more refresh, refused, then the fleet waits")
 	require.Equal(t, 2, stats.TokenObtains)
 	require.Equal(t, 2, stats.Calls[obtainMethod], "no obtain the budget does not allow")
+}
+
+// lapsingStore lets a test act in the middle of a holder's renewal: after
+// the holder counted its refresh and before it calls the gateway.
+type lapsingStore struct {
+	ump.TokenStore
+	afterSpend func()
+}
+
+func (s *lapsingStore) Spend(ctx context.Context, appID string, sp ump.TokenSpend, limit int) (ump.TokenDay, bool, error) {
+	d, ok, err := s.TokenStore.Spend(ctx, appID, sp, limit)
+	if f := s.afterSpend; f != nil {
+		s.afterSpend = nil
+		f()
+	}
+	return d, ok, err
+}
+
+// TestLapsedLeaseNeverOverwritesNewerToken: holder A's lease lapses while it
+// refreshes (a slow store), B takes the lease, refreshes and stores version
+// 2; A's write, made over version 1, is fenced out: the record stays B's.
+func TestLapsedLeaseNeverOverwritesNewerToken(t *testing.T) {
+	srv := redistest.Start(t)
+	clk := umptest.NewClock(beijingMorning)
+	g := fleetGateway(t, clk)
+	var logs logtest.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rdb := srv.Client(t)
+	lapsing := &lapsingStore{TokenStore: redisstore.New(rdb)}
+	a := fleettest.Client(g, lapsing, ump.WithLogger(logger))
+	b := fleettest.Client(g, redisstore.New(srv.Client(t)))
+	first, err := a.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+	_, err = b.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+
+	clk.Advance(dueIn)
+	var fromB string
+	lapsing.afterSpend = func() {
+		// A's lease lapses; B renews meanwhile.
+		require.NoError(t, rdb.Del(ctx(t), "ump:token:{"+g.AppID+"}:lease").Err())
+		fromB, err = b.Auth.AccessToken(ctx(t))
+		require.NoError(t, err)
+	}
+	fromA, err := a.Auth.AccessToken(ctx(t))
+	require.NoError(t, err)
+	require.NotEqual(t, first, fromB)
+	require.NotEqual(t, fromB, fromA, "both refreshed, one after the other")
+	rec, err := redisstore.New(rdb).Load(ctx(t), g.AppID)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), rec.Version)
+	require.Equal(t, fromB, rec.AccessToken, "the stale holder overwrote the newer token")
+	require.Contains(t, logs.String(), `level=WARN msg="ump: another holder stored a newer token while this one renewed (the lease lapsed); not overwriting it"`)
+	require.Equal(t, 2, g.Stats().TokenRefreshes)
 }
