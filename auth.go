@@ -107,9 +107,6 @@ type tokenData struct {
 	ExpireIn     wire.Int64  `json:"expire_in"`
 }
 
-// Store returns the token store the service reads and writes.
-func (s *AuthService) Store() TokenStore { return s.store }
-
 // Obtain calls 2.1 and stores the fresh token, spending the day's one obtain.
 // The platform allows it once a day and the new token retires the one every
 // other holder uses: the SDK calls it by itself only when no usable refresh

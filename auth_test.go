@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -781,4 +782,27 @@ func TestStatusNamesTheStore(t *testing.T) {
 	fs.broken.Store(true)
 	_, err = c.Auth.Status(context.Background())
 	require.ErrorContains(t, err, "token store flaky memory (this process only): ")
+}
+
+// TestIssuedNothing: which failed token calls give their spend back.
+func TestIssuedNothing(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"an error envelope", &APIError{Method: epRefresh.method, HTTPStatus: 200, Code: 1002}, true},
+		{"an error envelope with a 5xx status", &OutcomeUnknownError{Method: epRefresh.method, Err: &APIError{HTTPStatus: 502}}, true},
+		{"a proxy's 502 page", &OutcomeUnknownError{Method: epRefresh.method, Err: &ResponseError{HTTPStatus: 502}}, true},
+		{"a proxy's 403 page", &ResponseError{HTTPStatus: 403}, true},
+		{"a gateway timeout page", &OutcomeUnknownError{Method: epRefresh.method, Err: &ResponseError{HTTPStatus: 504}}, false},
+		{"a cut-off success", &OutcomeUnknownError{Method: epRefresh.method, Err: &ResponseError{HTTPStatus: 200}}, false},
+		{"a reset after sending", &OutcomeUnknownError{Method: epRefresh.method, Err: &TransportError{Err: &resetError{}}}, false},
+		{"a bare transport error after sending", &TransportError{Err: &resetError{}}, false},
+		{"a dial failure", &TransportError{Err: dial}, true},
+		{"a context that ended before sending", fmt.Errorf("ump: %s: %w", epRefresh.method, context.Canceled), true},
+	} {
+		require.Equal(t, c.want, issuedNothing(c.err), c.name)
+	}
 }

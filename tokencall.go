@@ -165,19 +165,23 @@ func pausedError(p TokenPause) error {
 // issuedNothing reports whether a token call that failed with err cannot
 // have issued a token: the gateway refused it (any error envelope), a proxy
 // answered an error page before the gateway (HTTP 4xx or 5xx other than a
-// gateway timeout, after which the gateway may have answered), or the
-// request path judged it never sent. A timeout, a lost or cut-off answer
-// may have issued one, and keeps its spend.
+// gateway timeout, after which the gateway may have answered), or it was
+// never sent (DNS, dial, a context that ended first). A timeout, a reset, a
+// lost or cut-off answer may have issued one, and keep their spend.
 func issuedNothing(err error) bool {
-	if !errors.Is(err, ErrOutcomeUnknown) {
-		return true // a definite failure: the request path says so
-	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
 		return true
 	}
 	var respErr *ResponseError
-	return errors.As(err, &respErr) && respErr.HTTPStatus >= 400 && respErr.HTTPStatus != http.StatusGatewayTimeout
+	if errors.As(err, &respErr) {
+		return respErr.HTTPStatus >= 400 && respErr.HTTPStatus != http.StatusGatewayTimeout
+	}
+	var transportErr *TransportError
+	if errors.As(err, &transportErr) {
+		return isNotSent(transportErr.Err)
+	}
+	return !errors.Is(err, ErrOutcomeUnknown)
 }
 
 // save writes next over version and makes it current. A store failure is
