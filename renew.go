@@ -21,7 +21,8 @@ func (s *AuthService) recover(ctx context.Context, failed string) error {
 	return err
 }
 
-// noteRejected logs, once per rejected token, that the gateway rejected it;
+// noteRejected logs, once per rejection that reaches renewal, that the
+// gateway rejected the current token;
 // a token rejected soon after it was issued was most likely retired by an
 // obtain elsewhere, and the line says so.
 func (s *AuthService) noteRejected(ctx context.Context, failed string) {
@@ -79,6 +80,9 @@ func (s *AuthService) renewed(ctx context.Context, failed string) (string, error
 	if ct := s.adopt(st); ct != nil && s.good(ct, now, failed) {
 		return ct.tok.AccessToken, nil
 	}
+	if failed != "" {
+		s.noteRejected(ctx, failed)
+	}
 	again := failed != "" && failed == s.recoveredTo
 	if quiet := min(recoveryQuiet<<min(s.recoveryStreak, 8), maxRecoveryQuiet); again && now.Sub(s.recoveredAt) < quiet {
 		return "", fmt.Errorf("%w: the token a refresh issued %v ago was rejected too; not refreshing again for %v",
@@ -91,9 +95,6 @@ func (s *AuthService) renewed(ctx context.Context, failed string) (string, error
 				s.retryAt.In(wire.Beijing).Format(time.TimeOnly), s.failures, err)
 		}
 		return s.fallback(ctx, failed, err)
-	}
-	if failed != "" {
-		s.noteRejected(ctx, failed)
 	}
 	tok, err := s.renew(ctx, st, failed)
 	if failed != "" && err == nil {
