@@ -482,7 +482,7 @@ func (s *Store) read() (*file, error) {
 	}
 	f, err := parse(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v; refusing to treat it as empty (that would spend the day's token obtain): restore it, or remove it and run `ump token bootstrap`", ErrCorrupt, s.path, err)
+		return nil, fmt.Errorf("%w: %s: %v; refusing to treat it as empty (that would spend the day's token obtain): restore it, or remove it and run `ump token bootstrap --yes`", ErrCorrupt, s.path, err)
 	}
 	return f, nil
 }
