@@ -39,7 +39,7 @@ func (s *AuthService) obtain(ctx context.Context, st Token, afterRejection bool)
 	d, err := s.spendAndCall(ctx, TokenObtain, s.budget.ObtainsPerDay, afterRejection, func(ctx context.Context) (tokenData, error) {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "ump: obtaining a fresh token: it retires the token every other holder has, so every process of this app must share this token store",
 			slog.String("app_id", c.appID), slog.String("store", s.store.String()))
-		d, _, err := callAs[tokenData](ctx, c, &epObtain, nil, c.appID)
+		d, err := callToken[tokenData](ctx, c, &epObtain, c.appID)
 		return d, err
 	})
 	if err != nil {
@@ -69,7 +69,7 @@ func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bo
 	now := c.now()
 	d, err := s.spendAndCall(ctx, TokenRefresh, limit, false, func(ctx context.Context) (tokenData, error) {
 		c.log.LogAttrs(ctx, slog.LevelInfo, "ump: refreshing the access token", slog.String("app_id", c.appID))
-		d, _, err := callAs[tokenData](ctx, c, &epRefresh, nil, st.RefreshToken)
+		d, err := callToken[tokenData](ctx, c, &epRefresh, st.RefreshToken)
 		if errors.Is(err, ErrTokenInvalid) {
 			err = fmt.Errorf("%w: %w", errRefreshTokenRejected, err)
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	ump "github.com/greedc/ump-go"
-	"github.com/greedc/ump-go/internal/logtest"
-	"github.com/greedc/ump-go/internal/redistest"
+	"github.com/greedc/ump-go/internal/testutil/logtest"
+	"github.com/greedc/ump-go/internal/testutil/redistest"
 	"github.com/greedc/ump-go/tokenstore/internal/fleettest"
 	"github.com/greedc/ump-go/tokenstore/redisstore"
 	"github.com/greedc/ump-go/umptest"
@@ -51,7 +51,7 @@ func TestWrongSecretThenRight(t *testing.T) {
 	wrong, err := ump.NewClient(g.AppID, typo, ump.WithBaseURL(g.URL), ump.WithClock(clk.Now),
 		ump.WithTokenStore(redisstore.New(srv.Client(t))), ump.WithLogger(logger))
 	require.NoError(t, err)
-	_, refused := wrong.Member.Get(ctx(t), ump.MemberQuery{Phone: fleettest.Phone})
+	_, refused := wrong.Member.Get(ctx(t), &ump.MemberQuery{Phone: fleettest.Phone})
 	require.Error(t, refused)
 	require.NotErrorIs(t, refused, ump.ErrTokenBudgetExhausted)
 	require.Equal(t, 1, g.Stats().Calls[obtainMethod])
@@ -64,13 +64,13 @@ func TestWrongSecretThenRight(t *testing.T) {
 	logtest.RequireNoneShown(t, []string{logs.String(), refused.Error()}, []string{typo, g.AppSecret})
 
 	right := g.Client(ump.WithTokenStore(redisstore.New(srv.Client(t))))
-	_, err = right.Member.Get(ctx(t), ump.MemberQuery{Phone: fleettest.Phone})
+	_, err = right.Member.Get(ctx(t), &ump.MemberQuery{Phone: fleettest.Phone})
 	require.ErrorIs(t, err, ump.ErrTokenCallsPaused, "the fleet waits a minute after a refused token call")
 	require.Contains(t, err.Error(), "until 09:01:00 +08")
 	require.Equal(t, 1, g.Stats().Calls[obtainMethod])
 
 	clk.Advance(time.Minute)
-	_, err = right.Member.Get(ctx(t), ump.MemberQuery{Phone: fleettest.Phone})
+	_, err = right.Member.Get(ctx(t), &ump.MemberQuery{Phone: fleettest.Phone})
 	require.NoError(t, err, "the corrected client works the same day")
 	require.Equal(t, 1, g.Stats().TokenObtains, "the gateway issued exactly one token")
 	st, err = right.Auth.Status(ctx(t))
@@ -203,7 +203,7 @@ func TestRevokedRefreshTokenObtainsOnce(t *testing.T) {
 	require.Equal(t, 2, stats.TokenObtains, "exactly one obtain on the second day")
 	require.Contains(t, logs.String(), `level=WARN msg="ump: the gateway refused the refresh token; obtaining a fresh token once (today's obtain)"`)
 	for _, c := range clients {
-		_, err := c.Member.Get(ctx(t), ump.MemberQuery{Phone: fleettest.Phone})
+		_, err := c.Member.Get(ctx(t), &ump.MemberQuery{Phone: fleettest.Phone})
 		require.NoError(t, err)
 	}
 
