@@ -122,7 +122,7 @@ func (s *AuthService) Obtain(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, fmt.Errorf("ump: obtain: token store: %w", err)
 	}
-	return s.obtain(ctx, st, false)
+	return s.obtain(ctx, st)
 }
 
 // Refresh calls 2.2 with refreshToken and returns the new access token,
@@ -144,9 +144,9 @@ func (s *AuthService) Refresh(ctx context.Context, refreshToken string) (Token, 
 	}
 	if st.RefreshToken != refreshToken {
 		st = Token{RefreshToken: refreshToken, RefreshExpiresAt: c.now().Add(RefreshTokenLifetime)}
-		return s.refresh(ctx, st, s.budget.RefreshesPerDay, false)
+		return s.refresh(ctx, st, s.budget.RefreshesPerDay, false, false)
 	}
-	return s.refresh(ctx, st, s.budget.RefreshesPerDay, true)
+	return s.refresh(ctx, st, s.budget.RefreshesPerDay, true, false)
 }
 
 // AccessToken returns a valid access token: the cached one, or one renewed

@@ -135,7 +135,7 @@ func TestNothingSecretReachesLogsOrErrors(t *testing.T) {
 	out := logs.String()
 	for _, want := range []string{"ump: call", "ump: retrying", "ump: obtaining a fresh token", "ump: refreshing the access token", "level=DEBUG",
 		`level=WARN msg="ump: obtaining a fresh token: it retires the token every other holder has`,
-		`level=WARN msg="ump: token call failed; every process sharing the store waits before the next" call=refresh`,
+		`level=WARN msg="ump: token call failed" call=refresh budget_given_back=true paused_until=`,
 		`level=WARN msg="ump: the gateway refused the refresh token; obtaining a fresh token once`,
 		`level=WARN msg="ump: the gateway rejected an access token issued minutes ago`} {
 		require.Contains(t, out, want, "the scenario did not log what it should have")

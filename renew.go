@@ -261,14 +261,14 @@ func (s *AuthService) renew(ctx context.Context, st Token, failed string) (strin
 		if !recovering && base.Usable(now) {
 			limit -= s.budget.RefreshHeadroom // proactive: keep the headroom
 		}
-		tok, err = s.refresh(ctx, base, limit, true)
+		tok, err = s.refresh(ctx, base, limit, true, !s.budget.NoAutoObtain)
 		if errors.Is(err, errRefreshTokenRejected) {
 			tok, err = s.afterRefreshTokenRejected(ctx, fresh, err)
 		}
 	case s.budget.NoAutoObtain:
 		err = fmt.Errorf("%w: no usable refresh token and automatic obtaining is off", ErrNoToken)
 	default:
-		tok, err = s.obtain(ctx, fresh, false)
+		tok, err = s.obtain(ctx, fresh)
 	}
 	var p TokenPause
 	if err != nil {
@@ -291,12 +291,18 @@ func (s *AuthService) afterRefreshTokenRejected(ctx context.Context, st Token, r
 		return Token{}, fmt.Errorf("%w (%w): automatic obtaining is off; run `ump token bootstrap --yes`", ErrNoToken, rerr)
 	}
 	day, err := s.store.Spent(ctx, c.appID, BeijingDay(c.now()))
-	if err == nil && day.Count(TokenObtain) >= s.budget.ObtainsPerDay {
+	if err != nil || day.Count(TokenObtain) >= s.budget.ObtainsPerDay {
+		// No obtain follows: pause the fleet as after any failed call.
+		p, _ := s.store.Pause(ctx, c.appID)
+		s.pauseFleet(ctx, p, c.now(), rerr)
+		if err != nil {
+			return Token{}, fmt.Errorf("%w; token store %s: %w", rerr, s.store, err)
+		}
 		return Token{}, fmt.Errorf("%w; %w", rerr, budgetExhausted(day, TokenObtain, s.budget.ObtainsPerDay))
 	}
 	c.log.LogAttrs(ctx, slog.LevelWarn, "ump: the gateway refused the refresh token; obtaining a fresh token once (today's obtain)",
 		slog.String("app_id", c.appID), slog.String("store", s.store.String()), slog.String("error", rerr.Error()))
-	tok, err := s.obtain(ctx, st, true)
+	tok, err := s.obtain(ctx, st)
 	if err != nil {
 		return Token{}, fmt.Errorf("%w; obtaining instead failed: %w", rerr, err)
 	}

@@ -26,9 +26,7 @@ func (s *AuthService) detach(ctx context.Context) (context.Context, context.Canc
 }
 
 // obtain spends an obtain and calls 2.1; the caller holds the lease.
-// afterRejection says it follows a refused refresh token at once, which set
-// the fleet-wide pause that this obtain may pass.
-func (s *AuthService) obtain(ctx context.Context, st Token, afterRejection bool) (Token, error) {
+func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
 	ctx, cancel, err := s.detach(ctx)
 	if err != nil {
 		return Token{}, err
@@ -36,7 +34,7 @@ func (s *AuthService) obtain(ctx context.Context, st Token, afterRejection bool)
 	defer cancel()
 	c := s.client
 	now := c.now()
-	d, err := s.spendAndCall(ctx, TokenObtain, s.budget.ObtainsPerDay, afterRejection, func(ctx context.Context) (tokenData, error) {
+	d, err := s.spendAndCall(ctx, TokenObtain, s.budget.ObtainsPerDay, false, func(ctx context.Context) (tokenData, error) {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "ump: obtaining a fresh token: it retires the token every other holder has, so every process of this app must share this token store",
 			slog.String("app_id", c.appID), slog.String("store", s.store.String()))
 		d, err := callToken[tokenData](ctx, c, &epObtain, c.appID)
@@ -59,7 +57,7 @@ func (s *AuthService) obtain(ctx context.Context, st Token, afterRejection bool)
 // refresh spends a refresh (within limit) and calls 2.2 with st's refresh
 // token; store says whether to write the result to the store. A refusal of
 // the refresh token itself matches errRefreshTokenRejected.
-func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bool) (Token, error) {
+func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store, obtainMayFollow bool) (Token, error) {
 	ctx, cancel, err := s.detach(ctx)
 	if err != nil {
 		return Token{}, err
@@ -67,7 +65,7 @@ func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bo
 	defer cancel()
 	c := s.client
 	now := c.now()
-	d, err := s.spendAndCall(ctx, TokenRefresh, limit, false, func(ctx context.Context) (tokenData, error) {
+	d, err := s.spendAndCall(ctx, TokenRefresh, limit, obtainMayFollow, func(ctx context.Context) (tokenData, error) {
 		c.log.LogAttrs(ctx, slog.LevelInfo, "ump: refreshing the access token", slog.String("app_id", c.appID))
 		d, err := callToken[tokenData](ctx, c, &epRefresh, st.RefreshToken)
 		if errors.Is(err, ErrTokenInvalid) {
@@ -95,17 +93,21 @@ func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bo
 }
 
 // spendAndCall makes one token call of kind under the caller's lease: it
-// honours the fleet-wide pause (unless passPause), spends from the day's
-// budget (within limit) before calling, gives the spend back when the call
-// was refused and so issued nothing, and pauses the fleet after a failure.
-func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit int, passPause bool, send func(context.Context) (tokenData, error)) (tokenData, error) {
+// honours the fleet-wide pause, spends from the day's budget (within limit)
+// before calling, gives the spend back when the call was refused and so
+// issued nothing, and pauses the fleet after a failure. With obtainMayFollow
+// a refused refresh token does not pause: the caller obtains at once or
+// pauses itself (afterRefreshTokenRejected), and a pause set meanwhile
+// would turn the processes waiting for the lease away from the token the
+// obtain is about to store.
+func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit int, obtainMayFollow bool, send func(context.Context) (tokenData, error)) (tokenData, error) {
 	c := s.client
 	now := c.now()
 	p, err := s.store.Pause(ctx, c.appID)
 	if err != nil {
 		return tokenData{}, fmt.Errorf("ump: %s refused: token store %s: %w", kind, s.store, err)
 	}
-	if p.Active(now) && !passPause {
+	if p.Active(now) {
 		return tokenData{}, fmt.Errorf("ump: %s refused: %w", kind, pausedError(p))
 	}
 	sp := TokenSpend{Kind: kind, Day: BeijingDay(now), Nonce: LeaseID(), At: now, By: s.holder}
@@ -133,14 +135,23 @@ func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit in
 			refused = false
 		}
 	}
-	next := s.nextPause(p, now, err)
-	if perr := s.store.SetPause(ctx, c.appID, next); perr != nil {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "ump: storing the token-call pause failed", slog.String("error", perr.Error()))
+	attrs := []slog.Attr{slog.String("call", kind.String()), slog.Bool("budget_given_back", refused)}
+	if !obtainMayFollow || !errors.Is(err, errRefreshTokenRejected) {
+		attrs = append(attrs, slog.Time("paused_until", s.pauseFleet(ctx, p, now, err).Until))
 	}
-	c.log.LogAttrs(ctx, slog.LevelWarn, "ump: token call failed; every process sharing the store waits before the next",
-		slog.String("call", kind.String()), slog.Bool("budget_given_back", refused), slog.Time("paused_until", next.Until),
-		slog.String("store", s.store.String()), slog.String("error", err.Error()))
+	attrs = append(attrs, slog.String("store", s.store.String()), slog.String("error", err.Error()))
+	c.log.LogAttrs(ctx, slog.LevelWarn, "ump: token call failed", attrs...)
 	return d, err
+}
+
+// pauseFleet stores the pause that follows prev after a token call failed
+// at now with err, and returns it.
+func (s *AuthService) pauseFleet(ctx context.Context, prev TokenPause, now time.Time, err error) TokenPause {
+	next := s.nextPause(prev, now, err)
+	if perr := s.store.SetPause(ctx, s.client.appID, next); perr != nil {
+		s.client.log.LogAttrs(ctx, slog.LevelWarn, "ump: storing the token-call pause failed", slog.String("error", perr.Error()))
+	}
+	return next
 }
 
 // nextPause is the pause after a token call failed at now with err.

@@ -60,7 +60,7 @@ func TestWrongSecretThenRight(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, st.Obtains, "the refused obtain was given back")
 	require.Equal(t, 1, st.Pause.Failures)
-	require.Contains(t, logs.String(), `level=WARN msg="ump: token call failed; every process sharing the store waits before the next" call=obtain budget_given_back=true`)
+	require.Contains(t, logs.String(), `level=WARN msg="ump: token call failed" call=obtain budget_given_back=true paused_until=`)
 	logtest.RequireNoneShown(t, []string{logs.String(), refused.Error()}, []string{typo, g.AppSecret})
 
 	right := g.Client(ump.WithTokenStore(redisstore.New(srv.Client(t))))
