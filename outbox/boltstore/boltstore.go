@@ -41,7 +41,7 @@ type Store struct {
 	db   *bolt.DB
 
 	mu     sync.Mutex
-	leased map[uint64]bool
+	leased map[uint64]string // seq -> member, for the jobs leased out
 }
 
 // Option configures Open.
@@ -81,7 +81,7 @@ func Open(path string, opts ...Option) (s *Store, err error) {
 		}
 		return nil, fmt.Errorf("boltstore: opening %s: %w", path, err)
 	}
-	s = &Store{path: path, db: db, leased: map[uint64]bool{}}
+	s = &Store{path: path, db: db, leased: map[uint64]string{}}
 	if o.ReadOnly {
 		err = s.view(func(tx *bolt.Tx) error {
 			if m := tx.Bucket(bucketMeta); m == nil || !bytes.Equal(m.Get(keyFormat), formatV1) {
@@ -251,7 +251,10 @@ func (s *Store) Claim(_ context.Context, now time.Time, max int) ([]*outbox.Job,
 	var out []*outbox.Job
 	err := s.view(func(tx *bolt.Tx) error {
 		sales, jobs := tx.Bucket(bucketSales), tx.Bucket(bucketJobs)
-		seen := map[string]bool{}
+		seen := map[string]bool{} // members whose turn is taken
+		for _, member := range s.leased {
+			seen[member] = true
+		}
 		c := tx.Bucket(bucketSched).Cursor()
 		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
 			r, err := parseSched(v)
@@ -263,7 +266,7 @@ func (s *Store) Claim(_ context.Context, now time.Time, max int) ([]*outbox.Job,
 			}
 			seen[r.member] = true
 			seq := binary.BigEndian.Uint64(k)
-			if s.leased[seq] || (r.next != 0 && r.next > now.UnixNano()) {
+			if r.next != 0 && r.next > now.UnixNano() {
 				continue
 			}
 			if r.waitsFor != "" && sales.Get([]byte(r.waitsFor)) != nil {
@@ -281,7 +284,7 @@ func (s *Store) Claim(_ context.Context, now time.Time, max int) ([]*outbox.Job,
 		return nil, err
 	}
 	for _, j := range out {
-		s.leased[uint64(j.Seq)] = true
+		s.leased[uint64(j.Seq)] = j.Member()
 	}
 	return out, nil
 }
@@ -291,7 +294,7 @@ func (s *Store) Update(_ context.Context, job *outbox.Job) error {
 	seq, ok := seqOf(job.ID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !ok || !s.leased[seq] {
+	if _, leased := s.leased[seq]; !ok || !leased {
 		return outbox.ErrLeaseLost
 	}
 	err := s.update(func(tx *bolt.Tx) error {

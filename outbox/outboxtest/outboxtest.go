@@ -271,6 +271,7 @@ func testDeadLetters(t *testing.T, open Opener) {
 	if n, err := s.Requeue(ctxOf(t), j.ID, "no-such-id"); err != nil || n != 1 {
 		t.Fatalf("Requeue = %d, %v; want 1", n, err)
 	}
+	wantKeys(t, "A1 requeued while A2 is on its way", claim(t, s, base, 10))
 	// A1 has the lower Seq: it is its member's next job again once A2's
 	// lease ends.
 	finish(t, s, a2[0], outbox.StateQueued)
