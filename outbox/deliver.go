@@ -91,9 +91,13 @@ func mayHaveReached(err error) bool {
 	return errors.As(err, &apiErr)
 }
 
-// unreachable reports a failure to reach the gateway at all: a transport
-// failure, with no answer from it.
+// unreachable reports a failure that no job can get past for now and that
+// is no job's fault: the gateway cannot be reached (a transport failure
+// with no answer from it), or no access token can be had.
 func unreachable(err error) bool {
+	if refusal(err) != nil || errors.Is(err, ump.ErrOutcomeUnknown) {
+		return false
+	}
 	var te *ump.TransportError
-	return errors.As(err, &te) && refusal(err) == nil
+	return errors.As(err, &te) || errors.Is(err, ump.ErrNoToken) || errors.Is(err, ump.ErrTokenBudgetExhausted)
 }

@@ -12,9 +12,15 @@ import (
 	ump "github.com/greedc/ump-go"
 )
 
-// ErrUnreachable is returned by DrainOnce when the gateway cannot be
-// reached; the jobs stay queued. errors.As finds the transport failure.
-var ErrUnreachable = errors.New("outbox: gateway unreachable")
+// Errors DrainOnce returns; the jobs stay queued.
+var (
+	// ErrUnreachable: the gateway cannot be reached, or no access token can
+	// be had (the day's budget is spent, the token store is empty).
+	ErrUnreachable = errors.New("outbox: gateway unreachable")
+	// ErrStalled: the last attempts all failed and could be tried again
+	// (see WithStallLimit).
+	ErrStalled = errors.New("outbox: no progress")
+)
 
 // Drainer delivers a store's jobs: concurrently across members, one at a
 // time and in order within a member, a return after its sale. While the
@@ -37,6 +43,7 @@ type drainerConfig struct {
 	probeMax       time.Duration
 	poll           time.Duration
 	attemptTimeout time.Duration
+	stallLimit     int
 	log            *slog.Logger
 	now            func() time.Time
 	observe        func(Event)
@@ -68,6 +75,12 @@ func WithPollInterval(d time.Duration) DrainerOption { return func(c *drainerCon
 func WithAttemptTimeout(d time.Duration) DrainerOption {
 	return func(c *drainerConfig) { c.attemptTimeout = d }
 }
+
+// WithStallLimit makes DrainOnce give up, with ErrStalled, after n attempts
+// in a row failed and could be tried again (default 20): a gateway that
+// answers but refuses everything for now, such as every call "system busy".
+// Run never gives up.
+func WithStallLimit(n int) DrainerOption { return func(c *drainerConfig) { c.stallLimit = max(1, n) } }
 
 // WithLogger sets the logger: a delivered job at DEBUG, a retry at INFO, a
 // dead letter and an unreachable gateway at WARN (default: none).
@@ -106,7 +119,7 @@ type DrainerState struct {
 // NewDrainer returns a Drainer delivering store's jobs through client.
 func NewDrainer(store Store, client *ump.Client, opts ...DrainerOption) *Drainer {
 	cfg := drainerConfig{concurrency: 4, minBackoff: time.Second, maxBackoff: 5 * time.Minute,
-		poll: time.Second, attemptTimeout: 30 * time.Second, now: time.Now}
+		poll: time.Second, attemptTimeout: 30 * time.Second, stallLimit: 20, now: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -148,8 +161,9 @@ func (d *Drainer) DrainOnce(ctx context.Context) (DrainerState, error) {
 }
 
 type attemptResult struct {
-	job *Job
-	err error // a store failure
+	job      *Job
+	progress bool  // delivered or dead: the job is settled
+	err      error // a store failure
 }
 
 func (d *Drainer) loop(ctx context.Context, once bool) error {
@@ -160,6 +174,7 @@ func (d *Drainer) loop(ctx context.Context, once bool) error {
 	probeWait := d.cfg.minBackoff
 	var probeAt time.Time
 	var storeErr error
+	stalled := 0 // attempts in a row that settled nothing
 
 	for {
 		if ctx.Err() != nil {
@@ -192,7 +207,8 @@ func (d *Drainer) loop(ctx context.Context, once bool) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results <- attemptResult{job: j, err: d.attempt(ctx, j)}
+				err := d.attempt(ctx, j)
+				results <- attemptResult{job: j, progress: j.State == StateDelivered || j.State == StateDead, err: err}
 			}()
 		}
 		if inflight == 0 {
@@ -224,6 +240,17 @@ func (d *Drainer) loop(ctx context.Context, once bool) error {
 		case <-ctx.Done():
 		case r := <-results:
 			inflight--
+			if r.progress {
+				stalled = 0
+			} else {
+				stalled++
+			}
+			if once && stalled >= d.cfg.stallLimit && !d.State().Unreachable {
+				for ; inflight > 0; inflight-- {
+					<-results
+				}
+				return fmt.Errorf("%w: the last %d attempts failed: %s", ErrStalled, stalled, d.State().LastError)
+			}
 			if r.err != nil && !errors.Is(r.err, ErrLeaseLost) && ctx.Err() == nil {
 				d.cfg.log.LogAttrs(ctx, slog.LevelWarn, "outbox: recording an attempt failed",
 					slog.String("job", r.job.ID), slog.String("error", r.err.Error()))

@@ -3,7 +3,6 @@ package outbox_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -171,8 +171,8 @@ func (p *drainer) wait(t *testing.T) []string {
 // cable out.
 func offline() *http.Client {
 	return &http.Client{Transport: &http.Transport{
-		DialContext: func(context.Context, string, string) (net.Conn, error) {
-			return nil, errors.New("network is down")
+		DialContext: func(_ context.Context, network, _ string) (net.Conn, error) {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ENETUNREACH}
 		},
 	}}
 }
