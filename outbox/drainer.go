@@ -87,7 +87,9 @@ func WithStallLimit(n int) DrainerOption { return func(c *drainerConfig) { c.sta
 func WithLogger(l *slog.Logger) DrainerOption { return func(c *drainerConfig) { c.log = l } }
 
 // WithDrainerClock sets the clock (default time.Now).
-func WithDrainerClock(now func() time.Time) DrainerOption { return func(c *drainerConfig) { c.now = now } }
+func WithDrainerClock(now func() time.Time) DrainerOption {
+	return func(c *drainerConfig) { c.now = now }
+}
 
 // WithObserver calls fn after each attempt, from the delivering goroutine
 // (keep it quick): for progress bars, metrics and tests.

@@ -93,6 +93,21 @@ func (o *Outbox) EnqueueScoreChange(ctx context.Context, req *ump.ScoreChangeReq
 	return o.add(ctx, &Job{Kind: KindScoreChange, Change: &r})
 }
 
+// Import stores a job exported from another store (boltstore.Export, "ump
+// outbox export"): queued again with its request, key, Resend and attempt
+// history, under a new ID. The job is validated like a new one.
+func (o *Outbox) Import(ctx context.Context, job *Job) (*Job, error) {
+	j := job.Clone()
+	j.ID, j.Seq, j.State, j.NextAttempt = "", 0, StateQueued, time.Time{}
+	if err := j.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.store.Add(ctx, j); err != nil {
+		return nil, fmt.Errorf("outbox: not imported: %s: %w", j.Key(), err)
+	}
+	return j, nil
+}
+
 func (o *Outbox) add(ctx context.Context, j *Job) (*Job, error) {
 	if err := j.Validate(); err != nil {
 		return nil, err
