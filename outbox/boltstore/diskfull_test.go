@@ -89,4 +89,3 @@ func TestDiskFull(t *testing.T) {
 	_, err = outbox.New(s).EnqueueConsume(t.Context(), outboxtest.Sale("after", "m").Consume)
 	require.NoError(t, err)
 }
-
