@@ -83,6 +83,7 @@ func Open(path string, opts ...Option) (s *Store, err error) {
 		}
 		return nil, fmt.Errorf("boltstore: opening %s: %w", path, err)
 	}
+	db.MaxBatchDelay = 2 * time.Millisecond
 	s = &Store{path: path, db: db, leased: map[uint64]string{}}
 	// Look before writing: a file that is not ours, or damaged, is left
 	// exactly as it is.
@@ -144,8 +145,19 @@ func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
 }
 
 func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	return s.write(s.db.Update, fn)
+}
+
+// batch is update for the drainer's concurrent updates: bbolt commits
+// those that arrive within MaxBatchDelay together, one sync for all. fn
+// may run more than once, so it must only read and write the transaction.
+func (s *Store) batch(fn func(*bolt.Tx) error) (err error) {
+	return s.write(s.db.Batch, fn)
+}
+
+func (s *Store) write(commit func(func(*bolt.Tx) error) error, fn func(*bolt.Tx) error) (err error) {
 	defer s.recoverCorrupt(&err)
-	err = s.db.Update(fn)
+	err = commit(fn)
 	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
 		return outbox.ErrClosed
 	}
@@ -298,11 +310,14 @@ func (s *Store) Claim(_ context.Context, now time.Time, max int) ([]*outbox.Job,
 func (s *Store) Update(_ context.Context, job *outbox.Job) error {
 	seq, ok := seqOf(job.ID)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, leased := s.leased[seq]; !ok || !leased {
+	_, leased := s.leased[seq]
+	s.mu.Unlock()
+	if !ok || !leased {
 		return outbox.ErrLeaseLost
 	}
-	err := s.update(func(tx *bolt.Tx) error {
+	// Only the lease holder updates a job, so the lock need not be held
+	// while the write waits for its batch; the lease ends after the commit.
+	err := s.batch(func(tx *bolt.Tx) error {
 		old := tx.Bucket(bucketJobs).Get(seqKey(seq))
 		if old == nil {
 			return outbox.ErrLeaseLost
@@ -324,11 +339,10 @@ func (s *Store) Update(_ context.Context, job *outbox.Job) error {
 		}
 		return fmt.Errorf("boltstore: update to state %q", job.State)
 	})
-	if err == nil && job.State != outbox.StateSending {
+	if (err == nil && job.State != outbox.StateSending) || errors.Is(err, outbox.ErrLeaseLost) {
+		s.mu.Lock()
 		delete(s.leased, seq)
-	}
-	if errors.Is(err, outbox.ErrLeaseLost) {
-		delete(s.leased, seq)
+		s.mu.Unlock()
 	}
 	return err
 }

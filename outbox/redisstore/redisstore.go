@@ -47,8 +47,9 @@ type Store struct {
 	claimIdle time.Duration
 	prefix    string
 
-	mu     sync.Mutex
-	leased map[string]string // job id -> stream entry id, in this process
+	claimMu sync.Mutex // one Claim at a time: a candidate is leased before the next Claim looks
+	mu      sync.Mutex
+	leased  map[string]string // job id -> stream entry id, in this process
 }
 
 var _ outbox.Store = (*Store)(nil)
@@ -161,25 +162,31 @@ return 1`)
 // consumers silent for the claim idle time, reads new entries, then offers
 // the entries it holds that are ready, lowest Seq first.
 func (s *Store) Claim(ctx context.Context, now time.Time, max int) ([]*outbox.Job, error) {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
 	stream := s.key("stream")
-	start := "0-0"
-	for range 10 {
-		_, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: group, Consumer: s.consumer,
-			MinIdle: s.claimIdle, Start: start, Count: 100}).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: %w", err)
-		}
-		if start = next; start == "0-0" {
-			break
-		}
+	// A consumer holds a window of entries, so that the others find work
+	// too; it reads at least max new ones each time, so that a job queued
+	// again at the stream's end is reached even when every entry held waits
+	// for it.
+	window := int64(16 + 4*max)
+	err := s.rdb.XAutoClaimJustID(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: group, Consumer: s.consumer,
+		MinIdle: s.claimIdle, Start: "0-0", Count: window}).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisstore: %w", err)
 	}
-	err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: s.consumer,
-		Streams: []string{stream, ">"}, Count: 100, Block: -1}).Err()
+	held, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group,
+		Start: "-", End: "+", Count: 4 * window, Consumer: s.consumer}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrap(err)
+	}
+	err = s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: s.consumer,
+		Streams: []string{stream, ">"}, Count: max64(int64(max), window-int64(len(held))), Block: -1}).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	pending, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group,
-		Start: "-", End: "+", Count: 1000, Consumer: s.consumer}).Result()
+		Start: "-", End: "+", Count: 4 * window, Consumer: s.consumer}).Result()
 	if err != nil || len(pending) == 0 {
 		return nil, wrap(err)
 	}
@@ -260,6 +267,13 @@ func (s *Store) Claim(ctx context.Context, now time.Time, max int) ([]*outbox.Jo
 		s.mu.Unlock()
 	}
 	return out, nil
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
 }
 
 func wrap(err error) error {
