@@ -40,7 +40,6 @@ type drainerConfig struct {
 	concurrency    int
 	minBackoff     time.Duration
 	maxBackoff     time.Duration
-	probeMax       time.Duration
 	poll           time.Duration
 	attemptTimeout time.Duration
 	stallLimit     int

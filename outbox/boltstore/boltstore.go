@@ -17,6 +17,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/greedc/ump-go/outbox"
 )
@@ -72,10 +73,10 @@ func Open(path string, opts ...Option) (s *Store, err error) {
 	}()
 	db, err := bolt.Open(path, 0o600, o)
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("boltstore: %s: in use by another process (a running drainer?)", path)
-	case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum),
-		errors.Is(err, bolt.ErrInvalidMapping):
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrInvalidMapping):
 		return nil, corrupt(path, err)
 	case err != nil:
 		if fi, serr := os.Stat(path); serr == nil && fi.Mode().IsRegular() && fi.Size() > 0 && !errors.Is(err, os.ErrPermission) {
@@ -158,7 +159,7 @@ func (s *Store) batch(fn func(*bolt.Tx) error) (err error) {
 func (s *Store) write(commit func(func(*bolt.Tx) error) error, fn func(*bolt.Tx) error) (err error) {
 	defer s.recoverCorrupt(&err)
 	err = commit(fn)
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return outbox.ErrClosed
 	}
 	if err != nil && !errors.Is(err, outbox.ErrDuplicateKey) && !errors.Is(err, outbox.ErrLeaseLost) {
