@@ -36,6 +36,10 @@ type Drainer struct {
 	state DrainerState
 }
 
+// maxProbeWait caps the wait between probes of an unreachable gateway, so
+// that a till back online is noticed within a minute.
+const maxProbeWait = time.Minute
+
 type drainerConfig struct {
 	concurrency    int
 	minBackoff     time.Duration
@@ -59,7 +63,8 @@ func WithConcurrency(n int) DrainerOption {
 
 // WithBackoff sets the wait before a failed job is tried again: min after
 // the first failure, doubling up to max, jittered (default 1s to 5m). The
-// probes of an unreachable gateway back off the same way up to max.
+// probes of an unreachable gateway back off the same way, up to max or a
+// minute, whichever is less.
 func WithBackoff(minWait, maxWait time.Duration) DrainerOption {
 	return func(c *drainerConfig) { c.minBackoff, c.maxBackoff = minWait, max(minWait, maxWait) }
 }
@@ -268,7 +273,7 @@ func (d *Drainer) loop(ctx context.Context, once bool) error {
 					return d.unreachableError()
 				}
 				probeAt = d.cfg.now().Add(jitter(probeWait))
-				probeWait = min(probeWait*2, d.cfg.maxBackoff)
+				probeWait = min(probeWait*2, d.cfg.maxBackoff, maxProbeWait)
 			} else {
 				probeWait, probeAt = d.cfg.minBackoff, time.Time{}
 			}

@@ -49,13 +49,19 @@ type Job struct {
 	// are delivered in Seq order.
 	Seq int64 `json:"seq"`
 
-	Kind    Kind                     `json:"kind"`
+	// Kind says which of the three requests is set.
+	Kind Kind `json:"kind"`
+	// Consume is a sale (KindConsume).
 	Consume *ump.ConsumeOrderRequest `json:"consume,omitempty"`
-	Refund  *ump.RefundOrderRequest  `json:"refund,omitempty"`
-	Change  *ump.ScoreChangeRequest  `json:"change,omitempty"`
+	// Refund is a return (KindRefund).
+	Refund *ump.RefundOrderRequest `json:"refund,omitempty"`
+	// Change is a score change (KindScoreChange); its ChangeID is fixed.
+	Change *ump.ScoreChangeRequest `json:"change,omitempty"`
 
+	// EnqueuedAt is when the job was enqueued.
 	EnqueuedAt time.Time `json:"enqueued_at"`
-	State      State     `json:"state"`
+	// State is where the job stands.
+	State State `json:"state"`
 	// Attempts counts the delivery attempts begun.
 	Attempts int `json:"attempts,omitempty"`
 	// Resend is set once an attempt began that did not end with proof that
