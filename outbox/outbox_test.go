@@ -2,6 +2,12 @@ package outbox_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"syscall"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -201,4 +207,87 @@ func TestDrainOnceStalls(t *testing.T) {
 	assert.Equal(t, 3, st.Retried)
 	n, _ := ob.Pending(t.Context())
 	assert.Equal(t, 1, n)
+}
+
+// TestRunProbesThenDelivers: while the network is down, Run probes with
+// one job (the jobs tried are at most the first round's), and once it is
+// back every job is delivered once.
+func TestRunProbesThenDelivers(t *testing.T) {
+	srv := umptest.NewServer()
+	defer srv.Close()
+	var members []string
+	for _, p := range []string{"13800000001", "13800000002", "13800000003", "13800000004", "13800000005"} {
+		members = append(members, srv.AddMember(umptest.Member{Phone: p}))
+	}
+	var down atomic.Bool
+	down.Store(true)
+	var dialer net.Dialer
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if down.Load() {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ENETUNREACH}
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}}}
+	defer hc.CloseIdleConnections()
+	// The token is had before the network goes.
+	c := srv.Client(ump.WithHTTPClient(hc), ump.WithRetry(ump.RetryPolicy{MaxAttempts: 1}))
+	down.Store(false)
+	_, err := c.Auth.AccessToken(t.Context())
+	require.NoError(t, err)
+	down.Store(true)
+	hc.CloseIdleConnections() // the cable is out: no connection survives
+	srv.ResetStats()
+
+	s := newBolt(t)
+	ob := outbox.New(s)
+	for i := range 20 {
+		_, err := ob.EnqueueConsume(t.Context(), testSale(fmt.Sprintf("P%02d", i), members[i%len(members)]))
+		require.NoError(t, err)
+	}
+	var attempts atomic.Int32
+	d := outbox.NewDrainer(s, c, quick(outbox.WithConcurrency(4), outbox.WithObserver(func(outbox.Event) { attempts.Add(1) }))...)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cancel()
+			<-done
+		}
+	}()
+
+	for attempts.Load() < 30 { // the first round, then probe after probe
+		time.Sleep(time.Millisecond)
+	}
+	require.True(t, d.State().Unreachable, "%+v", d.State())
+	queued, err := s.List(t.Context(), outbox.StateQueued, 0)
+	require.NoError(t, err)
+	tried := 0
+	for _, j := range queued {
+		if j.Attempts > 0 {
+			tried++
+			assert.False(t, j.Resend, "a failed dial sent nothing")
+		}
+	}
+	assert.LessOrEqual(t, tried, 4, "30 attempts while down went to the first round's jobs")
+	down.Store(false)
+	for {
+		n, err := ob.Pending(t.Context())
+		require.NoError(t, err)
+		if n == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	stopped = true
+	require.ErrorIs(t, <-done, context.Canceled)
+
+	assert.Equal(t, 20, srv.Stats().Calls["wk.user.consume.order"], "each sale sent once: no attempt while down reached the gateway")
+	for i := range 20 {
+		_, ok := srv.Order(fmt.Sprintf("P%02d", i))
+		assert.True(t, ok)
+	}
+	require.NoError(t, srv.Audit())
 }
