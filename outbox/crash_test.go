@@ -95,20 +95,20 @@ func TestCrashBolt(t *testing.T) {
 	defer store.Close()
 	st, err := store.Stats(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, d.jobs()-len(first), st.Queued+countLost(first), "only the reported deliveries left the file")
+	// Every reported delivery left the file; so may a few recorded just
+	// before the kill and not yet reported (one per delivering goroutine).
+	assert.LessOrEqual(t, st.Queued, d.jobs()-len(first))
+	assert.GreaterOrEqual(t, st.Queued, d.jobs()-len(first)-4)
 	c := srv.Client(ump.WithTokenStore(tokens))
 	dr := outbox.NewDrainer(store, c, outbox.WithConcurrency(4), outbox.WithBackoff(5*time.Millisecond, 50*time.Millisecond),
 		outbox.WithPollInterval(5*time.Millisecond))
 	res, err := dr.DrainOnce(t.Context())
 	require.NoError(t, err)
-	t.Logf("first process: %d delivered before SIGKILL; second: %+v", len(first), res)
+	t.Logf("first process: %d deliveries reported before SIGKILL; after reopening: %d delivered, %d retried",
+		len(first), res.Delivered, res.Retried)
 	assertEmpty(t, store)
 	d.verify(t, srv)
 }
-
-// countLost is 0: every delivery a drainer reports was recorded first. It
-// names the assumption in the assertion above.
-func countLost([]string) int { return 0 }
 
 // TestCrashRedis is TestCrashBolt with the Redis Streams store and three
 // drainer processes, one of them SIGKILLed mid-drain: its jobs are claimed
@@ -139,7 +139,10 @@ func TestCrashRedis(t *testing.T) {
 		total += len(p.wait(t))
 	}
 	t.Logf("deliveries reported: %d by the killed process, %d in all", len(killed), total)
-	assert.Equal(t, d.jobs(), total, "each job reported delivered once")
+	// A job is reported once it is recorded delivered; the killed process
+	// may have recorded up to one per delivering goroutine unreported.
+	assert.LessOrEqual(t, total, d.jobs())
+	assert.GreaterOrEqual(t, total, d.jobs()-4)
 	assertEmpty(t, store)
 	d.verify(t, srv)
 }
