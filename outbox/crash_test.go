@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	ump "github.com/greedc/ump-go"
-	"github.com/greedc/ump-go/internal/redistest"
+	"github.com/greedc/ump-go/internal/testutil/redistest"
 	"github.com/greedc/ump-go/outbox"
 	"github.com/greedc/ump-go/outbox/boltstore"
 	"github.com/greedc/ump-go/outbox/redisstore"

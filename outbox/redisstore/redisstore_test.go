@@ -7,7 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/greedc/ump-go/internal/redistest"
+	"github.com/greedc/ump-go/internal/testutil/redistest"
 	"github.com/greedc/ump-go/outbox"
 	"github.com/greedc/ump-go/outbox/outboxtest"
 	"github.com/greedc/ump-go/outbox/redisstore"
