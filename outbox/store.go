@@ -24,6 +24,9 @@ import (
 //     keep it queued (StateQueued releases the lease), StateDead moves it to
 //     the dead letters, StateDelivered removes it. It fails with ErrLeaseLost
 //     when the caller no longer holds the lease, and then changes nothing.
+//     Every Update but StateSending ends the lease, even one that fails: the
+//     job is then claimed again as last stored, which is safe to deliver
+//     from (an attempt recorded as begun is settled by resending).
 type Store interface {
 	// Add stores a new job, setting its ID and Seq.
 	Add(ctx context.Context, job *Job) error

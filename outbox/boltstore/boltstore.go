@@ -340,7 +340,10 @@ func (s *Store) Update(_ context.Context, job *outbox.Job) error {
 		}
 		return fmt.Errorf("boltstore: update to state %q", job.State)
 	})
-	if (err == nil && job.State != outbox.StateSending) || errors.Is(err, outbox.ErrLeaseLost) {
+	// The lease ends with any update but the start of an attempt, even a
+	// failed one: the job is then claimed again as the file last recorded
+	// it, which is always safe to deliver from.
+	if job.State != outbox.StateSending || errors.Is(err, outbox.ErrLeaseLost) {
 		s.mu.Lock()
 		delete(s.leased, seq)
 		s.mu.Unlock()

@@ -339,17 +339,22 @@ func (s *Store) Update(ctx context.Context, job *outbox.Job) error {
 			storedKey = prev.Key()
 		}
 	}
-	ok, err := updateScript.Run(ctx, s.rdb,
+	ok, err := 0, error(nil)
+	defer func() {
+		// The lease ends with any update but the start of an attempt, even
+		// a failed one: the job is claimed again as Redis last recorded it.
+		if ok == 0 || job.State != outbox.StateSending {
+			s.mu.Lock()
+			delete(s.leased, job.ID)
+			s.mu.Unlock()
+		}
+	}()
+	ok, err = updateScript.Run(ctx, s.rdb,
 		[]string{s.key("jobs"), s.key("keys"), s.key("sales"), s.key("queued"), s.key("dead"), lane, s.key("stream"), lane + ":lock"},
 		job.ID, sid, group, s.consumer, string(job.State), b, job.Seq, storedKey, job.Key(), job.SaleNo(),
 		s.claimIdle.Milliseconds()).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: %w", err)
-	}
-	if ok == 0 || job.State != outbox.StateSending {
-		s.mu.Lock()
-		delete(s.leased, job.ID)
-		s.mu.Unlock()
 	}
 	if ok == 0 {
 		return outbox.ErrLeaseLost
