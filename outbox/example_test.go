@@ -53,3 +53,34 @@ func Example() {
 	// queued order_no=POS-1 pending 1
 	// delivered 1 balance 128
 }
+
+// A job engine's worker (River, asynq, a Kubernetes job) delivering an
+// outbox job: the engine keeps the job and counts its attempts; every
+// attempt after the first resends under the same order_no.
+func ExampleDeliver() {
+	ctx := context.Background()
+	srv := umptest.NewServer()
+	defer srv.Close()
+	member := srv.AddMember(umptest.Member{Phone: "13800000001"})
+	// The platform applies the first send but its answer is lost.
+	srv.Fail("wk.user.consume.order", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
+	client := srv.Client()
+
+	job := &outbox.Job{Kind: outbox.KindConsume, Consume: &ump.ConsumeOrderRequest{OrderDetails: ump.OrderDetails{
+		OrderNo: "POS-7", OpenID: member, ConsumeDate: time.Now(), OrderAmount: ump.Yuan(20, 0), OrderScore: 20}}}
+	for attempt := 1; attempt <= 3; attempt++ {
+		job.Resend = attempt > 1 // with River: riverJob.Attempt > 1
+		receipt, err := outbox.Deliver(ctx, client, job)
+		if err != nil {
+			fmt.Printf("attempt %d failed, try again later: %v\n", attempt, ump.Retryable(err))
+			continue
+		}
+		fmt.Printf("attempt %d delivered, applied earlier: %v\n", attempt, receipt.AlreadyApplied)
+		break
+	}
+	fmt.Println("balance", srv.Balance(member))
+	// Output:
+	// attempt 1 failed, try again later: true
+	// attempt 2 delivered, applied earlier: true
+	// balance 20
+}
