@@ -152,6 +152,7 @@ func (d *day) verify(t *testing.T, srv *umptest.Server) {
 	for no := range changeScore {
 		if assert.Len(t, standing[no], 1, "change %s stands once", no) {
 			id := standing[no][0]
+			assert.Equal(t, d.changeIDs[no], id, "change %s applied under the change_id fixed at enqueue", no)
 			assert.False(t, seen[id], "change_id %s used twice", id)
 			seen[id] = true
 		}
