@@ -32,12 +32,8 @@ type Receipt struct {
 //
 // On error, use ump.Retryable: true means keep the job and try again later
 // (with Resend set); false means the platform refused it (a *ump.APIError:
-// set it aside) or the job is invalid (a *ump.ValidationError).
-//
-// Deliver may update job.Change.ChangeID: when the SDK leaves a score change
-// unresolved under another change_id than the one sent (see
-// ump.ScoreChangeUnresolvedError), the resend must use that one. Persist the
-// job after a failure.
+// set it aside) or the job is invalid (a *ump.ValidationError). Deliver
+// never changes the job's key.
 func Deliver(ctx context.Context, c *ump.Client, job *Job) (*Receipt, error) {
 	switch {
 	case job.Kind == KindConsume && job.Consume != nil:
@@ -66,10 +62,6 @@ func Deliver(ctx context.Context, c *ump.Client, job *Job) (*Receipt, error) {
 			send = c.Score.Resolve
 		}
 		r, err := send(ctx, job.Change)
-		var unresolved *ump.ScoreChangeUnresolvedError
-		if errors.As(err, &unresolved) && unresolved.Request.ChangeID != "" {
-			job.Change.ChangeID = unresolved.Request.ChangeID
-		}
 		if err != nil {
 			return nil, err
 		}
