@@ -41,6 +41,8 @@ type Client struct {
 	// tokenInvalid holds the error codes that mean "access token rejected"
 	// besides HTTP 401; the document names none (docs/spec-notes.md#15).
 	tokenInvalid map[int64]bool
+	// clock learns the gateway's clock from its answers (clock.go).
+	clock gatewayClock
 
 	// Auth obtains, refreshes and caches access tokens (section 2).
 	Auth *AuthService
@@ -97,6 +99,8 @@ type settings struct {
 	maxBody       int64
 	// maxConnsPerHost bounds the default transport; see WithMaxConnsPerHost.
 	maxConnsPerHost int
+	// noClockCorrection: WithClockSkewCorrection(false).
+	noClockCorrection bool
 }
 
 // Option configures a Client. Options validate their arguments; NewClient
@@ -172,9 +176,11 @@ func WithTokenStore(store TokenStore) Option {
 	}
 }
 
-// WithClock sets the source of the current time, used for timestamps, token
-// expiry and the Beijing day of the token budget. Tests use it with umptest's
-// controllable clock. The default is time.Now.
+// WithClock sets the source of the current time, used for timestamps (with
+// the measured offset of the gateway's clock added; see
+// WithClockSkewCorrection), token expiry and the Beijing day of the token
+// budget. Tests use it with umptest's controllable clock. The default is
+// time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(s *settings) error {
 		if now == nil {
@@ -304,6 +310,7 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 		maxBody:      s.maxBody,
 		tokenInvalid: make(map[int64]bool, len(s.invalidCodes)),
 	}
+	c.clock.correct = !s.noClockCorrection
 	for _, code := range s.invalidCodes {
 		c.tokenInvalid[code] = true
 	}
