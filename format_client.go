@@ -59,29 +59,12 @@ func (s *AuthService) String() string { return maskedString("&ump.AuthService", 
 // GoString returns LogValue's fields in Go syntax.
 func (s *AuthService) GoString() string { return maskedString("&ump.AuthService", s.LogValue(), true) }
 
-// LogValue implements slog.LogValuer: how many apps it holds tokens for,
-// never the tokens.
-func (m *MemoryTokenStore) LogValue() slog.Value {
-	if m == nil {
-		return slog.StringValue("<nil>")
-	}
-	m.mu.Lock()
-	n := len(m.tokens)
-	m.mu.Unlock()
-	return slog.GroupValue(slog.Int("apps", n))
-}
+// LogValue implements slog.LogValuer: String, never the tokens.
+func (m *MemoryTokenStore) LogValue() slog.Value { return slog.StringValue(m.String()) }
 
-// Format implements fmt.Formatter: LogValue's fields whatever the verb.
-func (m *MemoryTokenStore) Format(f fmt.State, verb rune) {
-	formatMasked(f, verb, "&ump.MemoryTokenStore", m.LogValue())
-}
+// Format implements fmt.Formatter: String whatever the verb, so that no
+// verb prints the tokens the store holds.
+func (m *MemoryTokenStore) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(m.String())) }
 
-// String returns LogValue's fields.
-func (m *MemoryTokenStore) String() string {
-	return maskedString("&ump.MemoryTokenStore", m.LogValue(), false)
-}
-
-// GoString returns LogValue's fields in Go syntax.
-func (m *MemoryTokenStore) GoString() string {
-	return maskedString("&ump.MemoryTokenStore", m.LogValue(), true)
-}
+// GoString is String, so that %#v does not print the tokens either.
+func (m *MemoryTokenStore) GoString() string { return m.String() }
