@@ -602,7 +602,7 @@ func (s *AuthService) detach(ctx context.Context) (context.Context, context.Canc
 }
 
 // obtain spends an obtain and calls 2.1; the caller holds the lease.
-func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
+func (s *AuthService) obtain(ctx context.Context, st Token) (tok Token, err error) {
 	ctx, cancel, err := s.detach(ctx)
 	if err != nil {
 		return Token{}, err
@@ -610,7 +610,9 @@ func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
 	defer cancel()
 	c := s.client
 	now := c.now()
-	if _, err := s.store.Spend(ctx, c.appID, TokenObtain, BeijingDay(now), s.budget.ObtainsPerDay); err != nil {
+	spent, err := s.store.Spend(ctx, c.appID, TokenObtain, BeijingDay(now), s.budget.ObtainsPerDay)
+	defer func(sent bool) { s.tokenCallDone(ctx, TokenObtain, now, spent, sent, tok, err) }(err == nil)
+	if err != nil {
 		return Token{}, fmt.Errorf("ump: obtain refused: %w", err)
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ump: obtaining a fresh token", slog.String("app_id", c.appID))
@@ -631,7 +633,7 @@ func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
 
 // refresh spends a refresh (within limit) and calls 2.2 with st's refresh
 // token; store says whether to write the result to the store.
-func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bool) (Token, error) {
+func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bool) (tok Token, err error) {
 	ctx, cancel, err := s.detach(ctx)
 	if err != nil {
 		return Token{}, err
@@ -639,7 +641,9 @@ func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bo
 	defer cancel()
 	c := s.client
 	now := c.now()
-	if _, err := s.store.Spend(ctx, c.appID, TokenRefresh, BeijingDay(now), limit); err != nil {
+	spent, err := s.store.Spend(ctx, c.appID, TokenRefresh, BeijingDay(now), limit)
+	defer func(sent bool) { s.tokenCallDone(ctx, TokenRefresh, now, spent, sent, tok, err) }(err == nil)
+	if err != nil {
 		return Token{}, fmt.Errorf("ump: refresh refused: %w", err)
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ump: refreshing the access token", slog.String("app_id", c.appID))

@@ -65,6 +65,11 @@ type Client struct {
 	// tokenInvalid holds the error codes that mean "access token rejected"
 	// besides HTTP 401; the document names none (NOTES.md #15).
 	tokenInvalid map[int64]bool
+	// hooks is nil unless WithHooks was given; serverHost and serverPort
+	// are the gateway's, for the hooks.
+	hooks      *Hooks
+	serverHost string
+	serverPort int
 
 	// Auth obtains, refreshes and caches access tokens (section 2).
 	Auth *AuthService
@@ -97,6 +102,7 @@ type settings struct {
 	refreshWindow time.Duration
 	budget        TokenBudget
 	maxBody       int64
+	hooks         *Hooks
 }
 
 // Option configures a Client. Options validate their arguments; NewClient
@@ -299,7 +305,9 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 		retry:        s.retry,
 		maxBody:      s.maxBody,
 		tokenInvalid: make(map[int64]bool, len(s.invalidCodes)),
+		hooks:        s.hooks,
 	}
+	c.serverHost, c.serverPort = splitServer(s.baseURL)
 	for _, code := range s.invalidCodes {
 		c.tokenInvalid[code] = true
 	}
@@ -596,7 +604,9 @@ var bodyPool = sync.Pool{New: func() any { return new(answerBuf) }}
 // stamp, sign the exact bytes, send, read with a cap, decode; then return,
 // repeat by the endpoint's class, or refresh the token once. key names the
 // request in an *OutcomeUnknownError (see callKeyed).
-func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, key string, dec decoder) error {
+func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, key string, dec decoder) (err error) {
+	ctx, trace := c.openCall(ctx, ep, key, false)
+	defer func() { trace.close(ctx, ep, err) }()
 	var payload []byte
 	if body != nil {
 		var err error
@@ -605,7 +615,7 @@ func (c *Client) roundTrip(ctx context.Context, ep *endpoint, body any, cred, ke
 		}
 	}
 	mayHaveApplied := false
-	err := c.attempts(ctx, ep, payload, cred, key, dec, &mayHaveApplied)
+	err = c.attempts(ctx, ep, payload, cred, key, dec, &mayHaveApplied)
 	if err != nil && mayHaveApplied && ep.keyedWrite && !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, duplicateKey) {
 		return &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
 	}
@@ -856,6 +866,9 @@ func isNotSent(err error) bool {
 }
 
 func (c *Client) logAttempt(ctx context.Context, ep *endpoint, n int, start time.Time, status int, code int64, err error) {
+	if c.hooks != nil {
+		c.attemptDone(ctx, ep, start, status, code, err)
+	}
 	level := slog.LevelDebug
 	if err != nil {
 		level = slog.LevelDebug + 2 // between debug and info: failed attempts

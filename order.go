@@ -248,13 +248,15 @@ func (s *OrderService) refund(ctx context.Context, req *RefundOrderRequest, reso
 // sync sends an order through ep, or, resolving an unknown outcome, through
 // resolveEp, where a duplicate answer means "applied before" and every
 // failure short of a definite answer leaves the outcome unknown.
-func (s *OrderService) sync(ctx context.Context, ep, resolveEp *endpoint, resolving bool, body *orderBody, orderNo string) (orderData, bool, error) {
+func (s *OrderService) sync(ctx context.Context, ep, resolveEp *endpoint, resolving bool, body *orderBody, orderNo string) (d orderData, applied bool, err error) {
 	key := "order_no=" + orderNo
 	if !resolving {
 		d, _, err := callKeyed[orderData](ctx, s.client, ep, body, key)
 		return d, false, err
 	}
-	d, _, err := callKeyed[orderData](ctx, s.client, resolveEp, body, key)
+	ctx, trace := s.client.openCall(ctx, resolveEp, key, true) // success settles an unknown outcome
+	defer func() { trace.close(ctx, resolveEp, err) }()
+	d, _, err = callKeyed[orderData](ctx, s.client, resolveEp, body, key)
 	var apiErr *APIError
 	switch {
 	case err == nil:

@@ -226,15 +226,19 @@ const defaultScorePageSize = 10
 // timeout (WithTimeout) well above the gateway's own processing time keeps
 // that window small; only a reconciliation against the member's score
 // records (Records) can detect it afterwards.
-func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
+func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (res *ScoreChangeResult, err error) {
 	if err := checkChange(req); err != nil {
 		return nil, err
 	}
+	// One call for the hooks, however many requests a resolution sends.
+	ctx, trace := s.client.openCall(ctx, &epScoreChange, "change_id="+req.ChangeID, false)
+	defer func() { trace.close(ctx, &epScoreChange, err) }()
 	r := *req
-	res, err := s.send(ctx, &r)
+	res, err = s.send(ctx, &r)
 	if !errors.Is(err, ErrOutcomeUnknown) {
 		return res, err
 	}
+	trace.markResolving()
 	s.client.log.LogAttrs(ctx, slog.LevelWarn, "ump: score change outcome unknown, resolving",
 		slog.String("change_id", r.ChangeID), slog.String("error", err.Error()))
 	return s.resolve(ctx, r, s.client.retry.MaxAttempts-1, err)
@@ -253,10 +257,12 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*Sc
 // Change that did finish: the change ends up applied once. (A change that
 // stood is rolled back and applied again under a new change_id, so the
 // member's records show the pair.)
-func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
+func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (res *ScoreChangeResult, err error) {
 	if err := checkChange(req); err != nil {
 		return nil, err
 	}
+	ctx, trace := s.client.openCall(ctx, &epScoreChange, "change_id="+req.ChangeID, true)
+	defer func() { trace.close(ctx, &epScoreChange, err) }()
 	return s.resolve(ctx, *req, s.client.retry.MaxAttempts, nil)
 }
 
