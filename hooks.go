@@ -160,6 +160,9 @@ type AttemptDoneInfo struct {
 	Duration time.Duration
 	// Err is the attempt's failure, redacted as Hooks describes.
 	Err error
+	// ServerAddress and ServerPort are the gateway's host and port.
+	ServerAddress string
+	ServerPort    int
 }
 
 // TokenCallInfo describes one budgeted token call.
@@ -314,7 +317,7 @@ func (c *Client) attemptDone(ctx context.Context, ep *endpoint, start time.Time,
 		return
 	}
 	a := AttemptDoneInfo{Method: ep.method, Sent: sent, HTTPStatus: status, Code: code, Duration: c.now().Sub(start),
-		Err: c.hookError(err)}
+		Err: c.hookError(err), ServerAddress: c.serverHost, ServerPort: c.serverPort}
 	if t != nil {
 		a.Attempt = t.attempts
 	}
