@@ -22,7 +22,6 @@ type hookLog struct {
 	dones    []ump.CallDoneInfo
 	attempts []ump.AttemptDoneInfo
 	tokens   []ump.TokenCallInfo
-	offsets  []int64
 	outbox   []ump.OutboxState
 }
 

@@ -68,6 +68,10 @@ const (
 // rpcSystem names the RPC system for the semantic conventions.
 var rpcSystem = semconv.RPCSystemNameKey.String("ump")
 
+// durationBuckets are the semantic conventions' advice for durations in
+// seconds (the SDK's default buckets suit milliseconds).
+var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
 // Option configures New.
 type Option func(*config)
 
@@ -149,10 +153,10 @@ func New(opts ...Option) (*Instrumentation, error) {
 		}
 	}
 	// The semantic conventions name these two; the rest are the SDK's own.
-	callDuration, err := rpcconv.NewClientCallDuration(m)
+	callDuration, err := rpcconv.NewClientCallDuration(m, metric.WithExplicitBucketBoundaries(durationBuckets...))
 	check(err)
 	in.callDuration = callDuration.Inst()
-	attemptDuration, err := httpconv.NewClientRequestDuration(m)
+	attemptDuration, err := httpconv.NewClientRequestDuration(m, metric.WithExplicitBucketBoundaries(durationBuckets...))
 	check(err)
 	in.attemptDuration = attemptDuration.Inst()
 	in.attempts, err = m.Int64Histogram("ump.client.call.attempts", metric.WithUnit("{attempt}"),
