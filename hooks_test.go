@@ -2,6 +2,7 @@ package ump_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os/exec"
 	"strings"
@@ -284,4 +285,35 @@ func TestCoreHasNoOpenTelemetry(t *testing.T) {
 		}
 	}
 	require.Contains(t, string(out), "github.com/greedc/ump-go\n")
+}
+
+// ExampleWithHooks reports every call and token call as it ends: here to
+// standard output, in a service to the metrics or tracing it runs (package
+// umpotel does it for OpenTelemetry). Hooks run on the caller's goroutine,
+// so they record and return; what they are handed is redacted.
+func ExampleWithHooks() {
+	gateway := umptest.NewServer()
+	defer gateway.Close()
+	openID := gateway.AddMember(umptest.Member{Phone: "13800000000", Nickname: "张三"})
+
+	hooks := ump.Hooks{
+		CallDone: func(_ context.Context, call ump.CallDoneInfo) {
+			fmt.Printf("%s: %s after %d attempt(s)\n", call.Method, call.Outcome, call.Attempts)
+		},
+		TokenCall: func(_ context.Context, tc ump.TokenCallInfo) {
+			fmt.Printf("token %s: %s, %d left today\n", tc.Kind, tc.Result, tc.BudgetLeft)
+		},
+	}
+	c, err := ump.NewClient(gateway.AppID, gateway.AppSecret, ump.WithBaseURL(gateway.URL), ump.WithHooks(hooks))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := c.Member.Get(context.Background(), ump.MemberQuery{OpenID: openID}); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// dss.auth.token.query: ok after 1 attempt(s)
+	// token obtain: ok, 0 left today
+	// wk.user.info.query: ok after 1 attempt(s)
 }
