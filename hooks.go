@@ -62,7 +62,11 @@ type Hooks struct {
 // request path does no hook work at all.
 func WithHooks(h Hooks) Option {
 	return func(s *settings) error {
-		s.hooks = &h
+		s.hooks = nil
+		if h.CallStart != nil || h.CallDone != nil || h.AttemptDone != nil || h.TokenCall != nil ||
+			h.ClockOffset != nil || h.OutboxState != nil {
+			s.hooks = &h
+		}
 		return nil
 	}
 }
@@ -263,6 +267,15 @@ func (c *Client) openCall(ctx context.Context, ep *endpoint, key string, resolvi
 	return context.WithValue(ctx, callTraceKey{}, t), t
 }
 
+// hookKey returns name=value, a request key, when the hooks take keys; ""
+// (and no allocation) otherwise.
+func (c *Client) hookKey(name, value string) string {
+	if c.hooks == nil || !c.hooks.IncludeKeys {
+		return ""
+	}
+	return name + "=" + value
+}
+
 // markResolving records that the call now settles an unknown outcome
 // (Score.Change after a lost answer).
 func (t *callTrace) markResolving() {
@@ -389,8 +402,8 @@ func retryClassOf(ep *endpoint) string {
 	return "never"
 }
 
-// hookKey matches a request key in an error text.
-var hookKey = regexp.MustCompile(`\b(order_no|change_id|parent_order_no|out_biz_no)=[^\s),;]+`)
+// keyInText matches a request key in an error text.
+var keyInText = regexp.MustCompile(`\b(order_no|change_id|parent_order_no|out_biz_no)=[^\s),;]+`)
 
 // hookError is an error handed to a hook: its text redacted, its chain the
 // SDK's own.
@@ -410,7 +423,7 @@ func (c *Client) hookError(err error) error {
 	}
 	msg := redact.Text(err.Error(), c.appSecret)
 	if !c.hooks.IncludeKeys {
-		msg = hookKey.ReplaceAllString(msg, "${1}=***")
+		msg = keyInText.ReplaceAllString(msg, "${1}=***")
 	}
 	return &hookError{err: err, msg: msg}
 }

@@ -219,6 +219,11 @@ func TestHooksIncludeKeys(t *testing.T) {
 	d := log.done(t, "wk.user.consume.order")
 	assert.Equal(t, "order_no=K1", d.Key)
 	assert.Contains(t, d.Err.Error(), "order_no=K1")
+
+	_, err = c.Score.Change(ctx, &ump.ScoreChangeRequest{OpenID: openID, Score: 1, OutBizNo: "B", ChangeReason: "t",
+		ChangeEvent: ump.EventAdd, ChangeID: "CID-1"})
+	require.NoError(t, err)
+	assert.Equal(t, "change_id=CID-1", log.done(t, "wk.user.event.score.change").Key)
 }
 
 func TestHooksRefusedAndNotSent(t *testing.T) {

@@ -231,7 +231,7 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (res
 		return nil, err
 	}
 	// One call for the hooks, however many requests a resolution sends.
-	ctx, trace := s.client.openCall(ctx, &epScoreChange, "change_id="+req.ChangeID, false)
+	ctx, trace := s.client.openCall(ctx, &epScoreChange, s.client.hookKey("change_id", req.ChangeID), false)
 	defer func() { trace.close(ctx, &epScoreChange, err) }()
 	r := *req
 	res, err = s.send(ctx, &r)
@@ -261,7 +261,7 @@ func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (re
 	if err := checkChange(req); err != nil {
 		return nil, err
 	}
-	ctx, trace := s.client.openCall(ctx, &epScoreChange, "change_id="+req.ChangeID, true)
+	ctx, trace := s.client.openCall(ctx, &epScoreChange, s.client.hookKey("change_id", req.ChangeID), true)
 	defer func() { trace.close(ctx, &epScoreChange, err) }()
 	return s.resolve(ctx, *req, s.client.retry.MaxAttempts, nil)
 }
