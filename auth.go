@@ -616,7 +616,7 @@ func (s *AuthService) obtain(ctx context.Context, st Token) (tok Token, err erro
 		return Token{}, fmt.Errorf("ump: obtain refused: %w", err)
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ump: obtaining a fresh token", slog.String("app_id", c.appID))
-	d, _, err := callAs[tokenData](ctx, c, &epObtain, nil, c.appID)
+	d, err := callToken[tokenData](ctx, c, &epObtain, c.appID)
 	if err != nil {
 		return Token{}, err
 	}
@@ -647,7 +647,7 @@ func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store bo
 		return Token{}, fmt.Errorf("ump: refresh refused: %w", err)
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ump: refreshing the access token", slog.String("app_id", c.appID))
-	d, _, err := callAs[tokenData](ctx, c, &epRefresh, nil, st.RefreshToken)
+	d, err := callToken[tokenData](ctx, c, &epRefresh, st.RefreshToken)
 	if err != nil {
 		return Token{}, err
 	}

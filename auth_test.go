@@ -47,7 +47,7 @@ func readConcurrently(t *testing.T, c *Client, n int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+			_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 			errs <- err
 		}()
 	}
@@ -102,7 +102,7 @@ func TestProactiveRefreshWindow(t *testing.T) {
 		c, m := mockSetup(t, storeWith(t, tokenAt(t0, 20*time.Minute)), WithClock(clk.Now))
 		okRead(m)
 		for range 3 {
-			_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+			_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 			require.NoError(t, err)
 		}
 		require.Equal(t, 0, m.count(epRefresh.method)+m.count(epObtain.method))
@@ -113,7 +113,7 @@ func TestProactiveRefreshWindow(t *testing.T) {
 		c, m := mockSetup(t, storeWith(t, tokenAt(t0, 10*time.Minute)), WithClock(clk.Now))
 		okRead(m)
 		for range 3 {
-			_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+			_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 			require.NoError(t, err)
 		}
 		require.Equal(t, 1, m.count(epRefresh.method))
@@ -131,7 +131,7 @@ func TestProactiveRefreshWindow(t *testing.T) {
 		clk := newStepClock(t0, 0)
 		c, m := mockSetup(t, storeWith(t, tokenAt(t0, 10*time.Minute)), WithClock(clk.Now), WithTokenRefreshWindow(5*time.Minute))
 		okRead(m)
-		_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Equal(t, 0, m.count(epRefresh.method))
 	})
@@ -147,12 +147,12 @@ func TestShortTokenLifetimeIsNotRefreshedOnEveryCall(t *testing.T) {
 		return jsonResponse(200, m.tokenAnswer("ref", false, 300)), nil
 	})
 	for range 5 {
-		_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 		require.NoError(t, err)
 	}
 	require.Equal(t, 1, m.count(epRefresh.method))
 	clk.Set(t0.Add(200 * time.Second)) // past half of its life
-	_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+	_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 	require.NoError(t, err)
 	require.Equal(t, 2, m.count(epRefresh.method))
 }
@@ -180,7 +180,7 @@ func TestTokenRejected(t *testing.T) {
 				}
 				return jsonResponse(http.StatusUnauthorized, `{"success":false,"error_message":"token expired"}`), nil
 			})
-			_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+			_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 			require.True(t, errors.Is(err, ErrTokenInvalid), "%v", err)
 			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr)
@@ -197,7 +197,7 @@ func TestTokenRejected(t *testing.T) {
 	t.Run("401 then success", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.route(epWrite.method, reject401(testAccessToken, true))
-		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{"order_no": "A1"})
+		_, _, err := call[echoOut](context.Background(), c, &epWrite, map[string]string{"order_no": "A1"}, "")
 		require.NoError(t, err, "a rejected token means the call was not applied, so even a write is repeated")
 		require.Equal(t, 2, m.count(epWrite.method))
 		require.Equal(t, 1, m.count(epRefresh.method))
@@ -210,7 +210,7 @@ func TestTokenRejected(t *testing.T) {
 			}
 			return jsonResponse(200, `{"success":true,"data":{"code":2}}`), nil
 		})
-		got, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		got, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.EqualValues(t, 2, got.Code)
 		require.Equal(t, 1, m.count(epRefresh.method))
@@ -218,7 +218,7 @@ func TestTokenRejected(t *testing.T) {
 	t.Run("a configured code always: one refresh, one repeat", func(t *testing.T) {
 		c, m := mockSetup(t, nil, WithTokenInvalidCodes(40014))
 		m.reply(epRead.method, `{"success":false,"error_code":40014,"error_message":"不合法的access_token"}`)
-		_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 		require.True(t, errors.Is(err, ErrTokenInvalid), "%v", err)
 		var apiErr *APIError
 		require.ErrorAs(t, err, &apiErr)
@@ -229,7 +229,7 @@ func TestTokenRejected(t *testing.T) {
 	t.Run("an unconfigured code is just an error", func(t *testing.T) {
 		c, m := mockSetup(t, nil)
 		m.reply(epRead.method, `{"success":false,"error_code":40014,"error_message":"不合法的access_token"}`)
-		_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 		require.False(t, errors.Is(err, ErrTokenInvalid))
 		require.Equal(t, 0, m.count(epRefresh.method))
 		require.Equal(t, 1, m.count(epRead.method))
@@ -263,7 +263,7 @@ func TestTokenRejected(t *testing.T) {
 			return jsonResponse(http.StatusUnauthorized, `{"success":false,"error_message":"refresh_token无效"}`), nil
 		})
 		okRead(m)
-		_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 		require.Error(t, err)
 		require.Equal(t, 1, m.count(epRefresh.method))
 		require.Equal(t, 0, m.count(epObtain.method), "a usable refresh token is never traded for an obtain")
@@ -281,7 +281,7 @@ func TestTokenBudget(t *testing.T) {
 		okRead(m)
 		_, err := c.Auth.AccessToken(ctx)
 		require.True(t, errors.Is(err, ErrTokenBudgetExhausted), "%v", err)
-		_, _, err = call[echoOut](ctx, c, &epRead, nil)
+		_, _, err = call[echoOut](ctx, c, &epRead, nil, "")
 		require.True(t, errors.Is(err, ErrTokenBudgetExhausted), "%v", err)
 		require.Equal(t, 0, m.total(), "no token call and no business call")
 	})
@@ -292,14 +292,14 @@ func TestTokenBudget(t *testing.T) {
 		c, m := mockSetup(t, store, WithClock(clk.Now))
 		okRead(m)
 		for range 3 {
-			_, _, err := call[echoOut](ctx, c, &epRead, nil)
+			_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 			require.NoError(t, err)
 		}
 		require.Equal(t, 0, m.count(epRefresh.method))
 		require.Equal(t, testAccessToken, m.requests(epRead.method)[2].Query.Get("access_token"))
 		// Once it expires, the headroom is what renews it.
 		clk.Set(t0.Add(11 * time.Minute))
-		_, _, err := call[echoOut](ctx, c, &epRead, nil)
+		_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Equal(t, 1, m.count(epRefresh.method))
 		st, err := c.Auth.Status(ctx)
@@ -312,7 +312,7 @@ func TestTokenBudget(t *testing.T) {
 		spend(t, store, TokenRefresh, t0, 15)
 		c, m := mockSetup(t, store, WithClock(clk.Now))
 		okRead(m)
-		_, _, err := call[echoOut](ctx, c, &epRead, nil)
+		_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Equal(t, 1, m.count(epRefresh.method))
 	})
@@ -321,7 +321,7 @@ func TestTokenBudget(t *testing.T) {
 		spend(t, store, TokenRefresh, time.Now(), 19)
 		c, m := mockSetup(t, store)
 		m.route(epRead.method, reject401(testAccessToken, false))
-		_, _, err := call[echoOut](ctx, c, &epRead, nil)
+		_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Equal(t, 1, m.count(epRefresh.method))
 	})
@@ -361,13 +361,13 @@ func TestTokenBudget(t *testing.T) {
 		store := NewMemoryTokenStore()
 		spend(t, store, TokenObtain, t0, 1)
 		c, m := mockSetup(t, store, WithClock(clk.Now))
-		_, _, err := call[echoOut](ctx, c, &epRead, nil)
+		_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 		require.True(t, errors.Is(err, ErrTokenBudgetExhausted), "%v", err)
 		require.Equal(t, 0, m.total())
 	})
 	t.Run("NoAutoObtain", func(t *testing.T) {
 		c, m := mockSetup(t, NewMemoryTokenStore(), WithTokenBudget(TokenBudget{ObtainsPerDay: 1, RefreshesPerDay: 20, NoAutoObtain: true}))
-		_, _, err := call[echoOut](ctx, c, &epRead, nil)
+		_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 		require.True(t, errors.Is(err, ErrNoToken), "%v", err)
 		require.Equal(t, 0, m.total())
 	})
@@ -385,13 +385,13 @@ func TestRenewalFailurePausesRenewal(t *testing.T) {
 			return jsonResponse(200, m.tokenAnswer("ref", false, 7200)), nil
 		})
 	for range 5 {
-		_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 		require.True(t, errors.Is(err, ErrSystemBusy), "%v", err)
 	}
 	require.Equal(t, 1, m.count(epRefresh.method))
 	require.Equal(t, 0, m.count(epRead.method))
 	clk.Set(t0.Add(renewalPause + time.Second))
-	_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+	_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 	require.NoError(t, err)
 	require.Equal(t, 2, m.count(epRefresh.method))
 	st, err := c.Auth.Status(context.Background())
@@ -464,17 +464,17 @@ func TestStoreUnreachable(t *testing.T) {
 		fs := &flakyStore{inner: storeWith(t, tokenAt(t0, 30*time.Minute))}
 		c, m := mockSetup(t, fs, WithClock(clk.Now))
 		okRead(m)
-		_, _, err := call[echoOut](ctx, c, &epRead, nil)
+		_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 
 		fs.broken.Store(true)
 		clk.Set(t0.Add(20 * time.Minute)) // 10 minutes left: due for a refresh
 		for range 3 {
-			_, _, err = call[echoOut](ctx, c, &epRead, nil)
+			_, _, err = call[echoOut](ctx, c, &epRead, nil, "")
 			require.NoError(t, err)
 		}
 		clk.Set(t0.Add(29 * time.Minute))
-		_, _, err = call[echoOut](ctx, c, &epRead, nil)
+		_, _, err = call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Equal(t, 5, m.count(epRead.method))
 		for _, r := range m.requests(epRead.method) {
@@ -482,7 +482,7 @@ func TestStoreUnreachable(t *testing.T) {
 		}
 
 		clk.Set(t0.Add(31 * time.Minute)) // expired
-		_, _, err = call[echoOut](ctx, c, &epRead, nil)
+		_, _, err = call[echoOut](ctx, c, &epRead, nil, "")
 		require.Error(t, err)
 		require.ErrorIs(t, err, errStoreDown)
 		require.Equal(t, 0, m.count(epObtain.method))
@@ -494,7 +494,7 @@ func TestStoreUnreachable(t *testing.T) {
 		fs.broken.Store(true)
 		c, m := mockSetup(t, fs)
 		for range 3 {
-			_, _, err := call[echoOut](ctx, c, &epRead, nil)
+			_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 			require.ErrorIs(t, err, errStoreDown)
 		}
 		require.Equal(t, 0, m.total())
@@ -506,7 +506,7 @@ func TestStoreUnreachable(t *testing.T) {
 		c, m := mockSetup(t, fs, WithClock(clk.Now))
 		okRead(m)
 		for range 3 {
-			_, _, err := call[echoOut](ctx, c, &epRead, nil)
+			_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 			require.NoError(t, err)
 		}
 		require.Equal(t, 1, m.count(epRefresh.method))
@@ -516,7 +516,7 @@ func TestStoreUnreachable(t *testing.T) {
 		fs.casFails.Store(false)
 		m.reply(epRefresh.method, `{"success":false,"error_code":500,"error_message":"系统繁忙"}`)
 		clk.Set(t0.Add(2*time.Hour - 10*time.Minute))
-		_, _, err := call[echoOut](ctx, c, &epRead, nil)
+		_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Equal(t, 2, m.count(epRefresh.method))
 		require.Equal(t, "at-ref-001-0123456789ABCDEF0123456", m.requests(epRead.method)[3].Query.Get("access_token"))
@@ -526,11 +526,11 @@ func TestStoreUnreachable(t *testing.T) {
 		fs := &flakyStore{inner: storeWith(t, tokenAt(t0, 30*time.Minute))}
 		c, m := mockSetup(t, fs, WithClock(clk.Now))
 		okRead(m)
-		_, _, err := call[echoOut](ctx, c, &epRead, nil)
+		_, _, err := call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 		fs.wipe()
 		clk.Set(t0.Add(25 * time.Minute))
-		_, _, err = call[echoOut](ctx, c, &epRead, nil)
+		_, _, err = call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Equal(t, 0, m.count(epObtain.method))
 		require.Equal(t, 1, m.count(epRefresh.method))
@@ -552,7 +552,7 @@ func TestLeaseHeldByAnotherProcess(t *testing.T) {
 		defer func() { _ = release(ctx) }()
 		c, m := mockSetup(t, store, WithClock(clk.Now))
 		okRead(m)
-		_, _, err = call[echoOut](ctx, c, &epRead, nil)
+		_, _, err = call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Equal(t, 0, m.count(epRefresh.method))
 	})
@@ -574,7 +574,7 @@ func TestLeaseHeldByAnotherProcess(t *testing.T) {
 				t.Error(err)
 			}
 		}()
-		_, _, err = call[echoOut](ctx, c, &epRead, nil)
+		_, _, err = call[echoOut](ctx, c, &epRead, nil, "")
 		require.NoError(t, err)
 		require.Equal(t, 0, m.count(epRefresh.method))
 		require.Equal(t, "at-from-the-other-process-0123456789", m.requests(epRead.method)[0].Query.Get("access_token"))
@@ -673,11 +673,11 @@ func TestTokenCallOutlivesTheCallerThatStartedIt(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, `{"success":true,"data":{"access_token":"at-refreshed-0123456789ABCDEF01234","expire_in":7200}}`)
 	})
-	_, _, err := call[echoOut](ctx, c, &epWrite, map[string]string{"order_no": "A1"})
+	_, _, err := call[echoOut](ctx, c, &epWrite, map[string]string{"order_no": "A1"}, "")
 	require.ErrorIs(t, err, context.Canceled)
 	require.False(t, errors.Is(err, ErrOutcomeUnknown), "the write was never sent: %v", err)
 
-	_, _, err = call[echoOut](context.Background(), c, &epRead, nil)
+	_, _, err = call[echoOut](context.Background(), c, &epRead, nil, "")
 	require.NoError(t, err)
 	var refreshes, writes int
 	for _, r := range g.calls() {

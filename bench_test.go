@@ -44,7 +44,7 @@ func BenchmarkDecodeMember(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var a answer[*memberData]
-			if err := a.decode(raw); err != nil || a.env.Data == nil {
+			if _, err := a.decode(raw); err != nil || a.env.Data == nil {
 				b.Fatal(err)
 			}
 			_ = a.env.Data.member()

@@ -195,8 +195,8 @@ func TestCouponGiveMatchesDocumentExample(t *testing.T) {
 	q := &GiveCouponsRequest{
 		ThirdCouponID: "123213212",
 		CouponSet: []CouponGrant{
-			{OpenIDOrPhone: "18023016181", ParamsType: ParamsPhone, CouponNumber: "29b81c45e83b49f5a71b95555aef6d00"},
-			{OpenIDOrPhone: "af76d25b97be4c55ab7fb0aff1d06667", ParamsType: ParamsOpenID, CouponNumber: "6c69f766bddf4cf5923e06eea6bdccfb"},
+			{OpenID: "18023016181", ParamsType: ParamsPhone, CouponNumber: "29b81c45e83b49f5a71b95555aef6d00"},
+			{OpenID: "af76d25b97be4c55ab7fb0aff1d06667", ParamsType: ParamsOpenID, CouponNumber: "6c69f766bddf4cf5923e06eea6bdccfb"},
 		},
 		Number:     1,
 		CreateTime: time.UnixMilli(1626671161991),
@@ -228,7 +228,7 @@ func TestCouponGiveDecodesCamelOpenIDAndStringCodes(t *testing.T) {
 	g.reply("wk.coupon.give", `{"success":true,"error_code":null,"data":[{"code":"3733288246799497770","openId":"o1"},{"code":9223372036854775807,"open_id":"o2"}]}`)
 	given, err := c.Coupon.Give(context.Background(), &GiveCouponsRequest{
 		ThirdCouponID: "T1", Number: 1, CreateTime: time.Now(),
-		CouponSet: []CouponGrant{{OpenIDOrPhone: "o1", ParamsType: ParamsOpenID, CouponNumber: "n1"}},
+		CouponSet: []CouponGrant{{OpenID: "o1", ParamsType: ParamsOpenID, CouponNumber: "n1"}},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []GivenCoupon{{Code: 3733288246799497770, OpenID: "o1"}, {Code: 9223372036854775807, OpenID: "o2"}}, given)
@@ -241,7 +241,7 @@ func TestCouponZeroTimesMeanClientNow(t *testing.T) {
 	g.reply("wk.coupon.verification", fixture(t, "coupon-verification.json"))
 
 	give := &GiveCouponsRequest{ThirdCouponID: "T1", Number: 1,
-		CouponSet: []CouponGrant{{OpenIDOrPhone: "o1", ParamsType: ParamsOpenID, CouponNumber: "n1"}}}
+		CouponSet: []CouponGrant{{OpenID: "o1", ParamsType: ParamsOpenID, CouponNumber: "n1"}}}
 	_, err := c.Coupon.Give(context.Background(), give)
 	require.NoError(t, err)
 	assert.Equal(t, json.Number(strconv.FormatInt(now.UnixMilli(), 10)), g.lastBody()["create_time"])
@@ -256,7 +256,7 @@ func TestCouponZeroTimesMeanClientNow(t *testing.T) {
 func TestCouponGiveValidation(t *testing.T) {
 	c, g := setup(t)
 	grant := func(id string, pt ParamsType, no string) CouponGrant {
-		return CouponGrant{OpenIDOrPhone: id, ParamsType: pt, CouponNumber: no}
+		return CouponGrant{OpenID: id, ParamsType: pt, CouponNumber: no}
 	}
 	cases := []struct {
 		name   string
@@ -584,7 +584,7 @@ func TestCouponRetryClasses(t *testing.T) {
 		}},
 		{"wk.coupon.give", `{"success":true,"data":[]}`, false, func(c *Client) error {
 			_, err := c.Coupon.Give(context.Background(), &GiveCouponsRequest{ThirdCouponID: "T", Number: 1,
-				CouponSet: []CouponGrant{{OpenIDOrPhone: "o", ParamsType: ParamsOpenID, CouponNumber: "n"}}})
+				CouponSet: []CouponGrant{{OpenID: "o", ParamsType: ParamsOpenID, CouponNumber: "n"}}})
 			return err
 		}},
 		{"wk.coupon.sync.status", `{"success":true,"data":"n"}`, true, func(c *Client) error {

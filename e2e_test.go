@@ -61,11 +61,11 @@ func TestE2EMembers(t *testing.T) {
 	assert.Equal(t, "1994-09-28", stored.Birthday)
 
 	_, err = c.Member.Create(ctx, &ump.CreateMemberRequest{ProjectID: "18756", Nickname: "again", Phone: "15980944959"})
-	require.ErrorIs(t, err, ump.ErrDuplicateChangeID, "a phone registers once (150002)")
+	require.ErrorIs(t, err, ump.ErrAlreadyExists, "a phone registers once (150002)")
 
-	byPhone, err := c.Member.Get(ctx, ump.MemberQuery{Phone: "15980944959"})
+	byPhone, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: "15980944959"})
 	require.NoError(t, err)
-	byID, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	byID, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	require.NoError(t, err)
 	assert.Equal(t, byPhone, byID, "the same member either way")
 	assert.Equal(t, openID, byID.OpenID)
@@ -79,7 +79,7 @@ func TestE2EMembers(t *testing.T) {
 	assert.Equal(t, "一级会员", byID.LevelName)
 	assert.Equal(t, int64(300), byID.NextLevelGrowthValue)
 
-	_, err = c.Member.Get(ctx, ump.MemberQuery{Phone: "13900000000"})
+	_, err = c.Member.Get(ctx, &ump.MemberQuery{Phone: "13900000000"})
 	require.ErrorIs(t, err, ump.ErrMemberNotBound)
 
 	code, err := c.Member.GenerateCode(ctx, openID)
@@ -93,7 +93,7 @@ func TestE2EMembers(t *testing.T) {
 	assert.NotEqual(t, code, byPhoneCode)
 
 	var levels []ump.Level
-	for lv, err := range c.Member.AllLevels(ctx, ump.PageRequest{PageSize: 3}) {
+	for lv, err := range c.Member.AllLevels(ctx, &ump.PageRequest{PageSize: 3}) {
 		require.NoError(t, err)
 		levels = append(levels, lv)
 	}
@@ -106,7 +106,7 @@ func TestE2EMembers(t *testing.T) {
 	n := len(srv.Requests())
 	_, err = c.Member.Create(ctx, &ump.CreateMemberRequest{ProjectID: "18756", Nickname: "x", Phone: "1598094495"})
 	requireNothingSent(t, srv, n, err)
-	_, err = c.Member.Get(ctx, ump.MemberQuery{OpenID: openID, Phone: "15980944959"})
+	_, err = c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID, Phone: "15980944959"})
 	requireNothingSent(t, srv, n, err)
 }
 
@@ -245,12 +245,12 @@ func TestE2EOrders(t *testing.T) {
 	assert.Equal(t, sale.OrderID, o.ID)
 	assert.Equal(t, sale.StatementID, o.StatementID)
 	assert.True(t, o.ConsumeDate.Equal(e2eStart.Add(-time.Hour)), "consume_date in Beijing time: %v", o.ConsumeDate)
-	m, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	m, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	require.NoError(t, err)
 	assert.Equal(t, int64(100), m.GrowthValue, "a sale adds its points to the growth value")
 
 	_, err = c.Order.SyncConsume(ctx, &ump.ConsumeOrderRequest{OrderDetails: details("S1", ump.Yuan(1000, 40), 100)})
-	require.ErrorIs(t, err, ump.ErrDuplicateChangeID, "an order_no is synced once")
+	require.ErrorIs(t, err, ump.ErrAlreadyExists, "an order_no is synced once")
 	assert.Equal(t, int64(100), srv.Balance(openID))
 
 	refund := func(no, parent string, points int64) error {
@@ -292,13 +292,13 @@ func TestE2ECoupons(t *testing.T) {
 	require.NotZero(t, tplID)
 	_, err = c.Coupon.CreateTemplate(ctx, &ump.CouponTemplateRequest{ThirdCouponID: "T1", Name: "again",
 		DiscountFee: 1, FixedTerm: 1, Rules: "r"})
-	require.ErrorIs(t, err, ump.ErrDuplicateChangeID, "a third_coupon_id is used once")
+	require.ErrorIs(t, err, ump.ErrAlreadyExists, "a third_coupon_id is used once")
 
 	given, err := c.Coupon.Give(ctx, &ump.GiveCouponsRequest{ThirdCouponID: "T1", Number: 1, CouponSet: []ump.CouponGrant{
-		{OpenIDOrPhone: "13800000001", ParamsType: ump.ParamsPhone, CouponNumber: "A-1"},
-		{OpenIDOrPhone: "13800000001", ParamsType: ump.ParamsPhone, CouponNumber: "A-2"},
-		{OpenIDOrPhone: alice, ParamsType: ump.ParamsOpenID, CouponNumber: "A-3"},
-		{OpenIDOrPhone: bob, ParamsType: ump.ParamsOpenID, CouponNumber: "B-1"},
+		{OpenID: "13800000001", ParamsType: ump.ParamsPhone, CouponNumber: "A-1"},
+		{OpenID: "13800000001", ParamsType: ump.ParamsPhone, CouponNumber: "A-2"},
+		{OpenID: alice, ParamsType: ump.ParamsOpenID, CouponNumber: "A-3"},
+		{OpenID: bob, ParamsType: ump.ParamsOpenID, CouponNumber: "B-1"},
 	}})
 	require.NoError(t, err)
 	require.Len(t, given, 4)
@@ -362,12 +362,12 @@ func TestE2ECoupons(t *testing.T) {
 	assert.Equal(t, int64(umptest.CouponValid), srv.Coupons(alice)[2].Status, "A-3 untouched")
 
 	_, err = c.Coupon.Give(ctx, &ump.GiveCouponsRequest{ThirdCouponID: "T1", Number: 1, CouponSet: []ump.CouponGrant{
-		{OpenIDOrPhone: "13900000009", ParamsType: ump.ParamsPhone, CouponNumber: "X-1"},
+		{OpenID: "13900000009", ParamsType: ump.ParamsPhone, CouponNumber: "X-1"},
 	}})
 	require.ErrorIs(t, err, ump.ErrMemberNotBound)
 	n := len(srv.Requests())
 	_, err = c.Coupon.Give(ctx, &ump.GiveCouponsRequest{ThirdCouponID: "T1", Number: 1, CouponSet: []ump.CouponGrant{
-		{OpenIDOrPhone: "13800000001", ParamsType: ump.ParamsPhone, CouponNumber: "A-1,A-2"},
+		{OpenID: "13800000001", ParamsType: ump.ParamsPhone, CouponNumber: "A-1,A-2"},
 	}})
 	requireNothingSent(t, srv, n, err)
 }
@@ -418,7 +418,7 @@ func TestE2ETokenExpiry(t *testing.T) {
 	srv, c, ctx := e2e(t)
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001"})
 	get := func() error {
-		_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+		_, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 		return err
 	}
 	require.NoError(t, get())

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/greedc/ump-go/internal/redact"
-	"github.com/greedc/ump-go/internal/wire"
 )
 
 // APIError is a definite answer from the gateway that the call failed: the
@@ -34,23 +33,16 @@ type APIError struct {
 
 // Error implements error.
 func (e *APIError) Error() string {
-	var b strings.Builder
-	b.WriteString("ump: ")
-	b.WriteString(e.Method)
-	b.WriteString(": error ")
-	b.WriteString(strconv.FormatInt(e.Code, 10))
+	text := "ump: " + e.Method + ": error " + strconv.FormatInt(e.Code, 10)
 	if e.Message != "" {
 		// The field keeps the message verbatim; the text, which reaches
 		// logs, masks the phone or identity number a message may echo.
-		b.WriteString(": ")
-		b.WriteString(redact.Text(e.Message))
+		text += ": " + redact.Text(e.Message)
 	}
 	if e.HTTPStatus != 0 && e.HTTPStatus != 200 {
-		b.WriteString(" (HTTP ")
-		b.WriteString(strconv.Itoa(e.HTTPStatus))
-		b.WriteString(")")
+		text += " (HTTP " + strconv.Itoa(e.HTTPStatus) + ")"
 	}
-	return b.String()
+	return text
 }
 
 // Is reports whether the error carries a code that target stands for, or is a
@@ -106,12 +98,18 @@ var (
 	ErrSMSDailyLimit            = code("daily SMS limit exceeded", 140004)
 	ErrSMSCodeWrong             = code("verification code wrong", 140005)
 	ErrNoScoreRule              = code("no score rule configured, or it expired", 150001)
-	ErrDuplicateChangeID        = code("unique id already exists", 150002)
+	ErrAlreadyExists            = code("unique id already exists", 150002)
 	ErrInsufficientPoints       = code("insufficient points", 150003)
 	ErrStatementNotFound        = code("score statement not found", 150004)
 	ErrStatementDetailNotFound  = code("no score detail for the statement", 150005)
 	ErrNoScorePool              = code("no score pool record", 150006)
 )
+
+// ErrDuplicateChangeID is ErrAlreadyExists under its first name.
+//
+// Deprecated: use ErrAlreadyExists. Code 150002 answers every key the
+// gateway has seen (a phone, an order_no, a coupon id), not only a change_id.
+var ErrDuplicateChangeID = ErrAlreadyExists
 
 // documentedCodes lists each documented code with its sentinel; tests walk it
 // to prove that every code is mapped.
@@ -123,7 +121,7 @@ var documentedCodes = map[int64]error{
 	130001: ErrCouponCreateFailed, 130002: ErrCouponNotFound, 130003: ErrCouponStatusUpdateFailed,
 	140001: ErrSMSSendFailed, 140002: ErrSMSInvalidPhone, 140003: ErrSMSTargetEmpty,
 	140004: ErrSMSDailyLimit, 140005: ErrSMSCodeWrong,
-	150001: ErrNoScoreRule, 150002: ErrDuplicateChangeID, 150003: ErrInsufficientPoints,
+	150001: ErrNoScoreRule, 150002: ErrAlreadyExists, 150003: ErrInsufficientPoints,
 	150004: ErrStatementNotFound, 150005: ErrStatementDetailNotFound, 150006: ErrNoScorePool,
 }
 
@@ -166,19 +164,11 @@ type FieldError struct {
 
 // Error implements error.
 func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("ump: ")
-	b.WriteString(e.Method)
-	b.WriteString(": invalid request: ")
+	reasons := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(f.Field)
-		b.WriteString(": ")
-		b.WriteString(f.Reason)
+		reasons[i] = f.Field + ": " + f.Reason
 	}
-	return b.String()
+	return "ump: " + e.Method + ": invalid request: " + strings.Join(reasons, "; ")
 }
 
 // Has reports whether field is among the bad fields.
@@ -276,39 +266,6 @@ func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcom
 
 // Unwrap returns the failure that made the outcome unknown.
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
-
-// checker collects field problems for a ValidationError; every endpoint
-// validates through it so that all bad fields are reported at once.
-type checker struct {
-	method string
-	fields []FieldError
-}
-
-// add records a problem with field.
-func (v *checker) add(field, reason string) { v.fields = append(v.fields, FieldError{field, reason}) }
-
-// required records field if value is blank.
-func (v *checker) required(field, value string) {
-	if strings.TrimSpace(value) == "" {
-		v.add(field, "required")
-	}
-}
-
-// phone records field if value is set and is not a mainland mobile number
-// (11 digits starting with 1). The number itself is not repeated.
-func (v *checker) phone(field, value string) {
-	if value != "" && !wire.IsMobile(value) {
-		v.add(field, "must be an 11-digit mainland mobile number")
-	}
-}
-
-// err returns the ValidationError, or nil if nothing was recorded.
-func (v *checker) err() error {
-	if len(v.fields) == 0 {
-		return nil
-	}
-	return &ValidationError{Method: v.method, Fields: v.fields}
-}
 
 // Retryable reports whether sending the same request again later may
 // succeed, or whether its outcome must be settled before anything else is

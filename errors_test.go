@@ -73,7 +73,7 @@ func TestAPIErrorFromTheGateway(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, m := mockSetup(t, nil)
 			m.reply(epRead.method, body)
-			_, _, err := call[echoOut](context.Background(), c, &epRead, nil)
+			_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
 			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr)
 			require.Equal(t, APIError{Method: epRead.method, HTTPStatus: 200, Code: 110003, Message: "会员未绑定"}, *apiErr)
@@ -131,4 +131,11 @@ func TestValidationErrorAndChecker(t *testing.T) {
 	require.False(t, verr.Has("mobile"))
 	require.Equal(t, "ump: wk.user.info.query: invalid request: open_id: required; phone: must be an 11-digit mainland mobile number", err.Error())
 	require.NotContains(t, err.Error(), "1380000123", "the bad value is not repeated")
+}
+
+func TestErrDuplicateChangeIDIsErrAlreadyExists(t *testing.T) {
+	err := &APIError{Method: "wk.user.consume.order", Code: 150002}
+	require.ErrorIs(t, err, ErrAlreadyExists)
+	require.ErrorIs(t, err, ErrDuplicateChangeID, "the deprecated name matches the same code")
+	require.Same(t, ErrAlreadyExists, ErrDuplicateChangeID)
 }

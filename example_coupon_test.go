@@ -32,8 +32,8 @@ func ExampleCouponService_Give() {
 		ThirdCouponID: "T-202107",
 		Number:        1,
 		CouponSet: []ump.CouponGrant{
-			{OpenIDOrPhone: "18023016181", ParamsType: ump.ParamsPhone, CouponNumber: "29b81c45e83b49f5a71b95555aef6d00"},
-			{OpenIDOrPhone: other, ParamsType: ump.ParamsOpenID, CouponNumber: "6c69f766bddf4cf5923e06eea6bdccfb"},
+			{OpenID: "18023016181", ParamsType: ump.ParamsPhone, CouponNumber: "29b81c45e83b49f5a71b95555aef6d00"},
+			{OpenID: other, ParamsType: ump.ParamsOpenID, CouponNumber: "6c69f766bddf4cf5923e06eea6bdccfb"},
 		},
 		// CreateTime left zero: now, by the client's clock.
 	})

@@ -20,7 +20,7 @@ func ExampleMemberService_Get() {
 		RegisteredAt: time.Date(2021, 6, 28, 18, 4, 20, 0, time.FixedZone("CST", 8*3600))})
 	c := srv.Client()
 
-	m, err := c.Member.Get(context.Background(), ump.MemberQuery{Phone: "15980944959"})
+	m, err := c.Member.Get(context.Background(), &ump.MemberQuery{Phone: "15980944959"})
 	if err != nil {
 		log.Fatal(err)
 	}

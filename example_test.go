@@ -29,7 +29,7 @@ func ExampleNewClient() {
 		return
 	}
 	ctx := context.Background()
-	m, err := c.Member.Get(ctx, ump.MemberQuery{Phone: "13800000000"})
+	m, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: "13800000000"})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	ump "github.com/greedc/ump-go"
-	"github.com/greedc/ump-go/internal/redistest"
+	"github.com/greedc/ump-go/internal/testutil/redistest"
 	"github.com/greedc/ump-go/tokenstore/redisstore"
 	"github.com/greedc/ump-go/umptest"
 )
@@ -64,7 +64,7 @@ func TestFleetHelperProcess(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range fleetCalls {
-					if _, err := c.Member.Get(ctx, ump.MemberQuery{Phone: fleetPhone}); err != nil {
+					if _, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: fleetPhone}); err != nil {
 						errs <- err
 						return
 					}

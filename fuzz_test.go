@@ -205,7 +205,7 @@ func fuzzCalls() []fuzzCall {
 			return err
 		}},
 		{"Member.Get", true, func(ctx context.Context, c *Client) error {
-			_, err := c.Member.Get(ctx, MemberQuery{OpenID: openID})
+			_, err := c.Member.Get(ctx, &MemberQuery{OpenID: openID})
 			return err
 		}},
 		{"Member.GenerateCode", true, func(ctx context.Context, c *Client) error {
@@ -217,7 +217,7 @@ func fuzzCalls() []fuzzCall {
 			return err
 		}},
 		{"Member.ListLevels", true, func(ctx context.Context, c *Client) error {
-			_, err := c.Member.ListLevels(ctx, PageRequest{})
+			_, err := c.Member.ListLevels(ctx, &PageRequest{})
 			return err
 		}},
 		{"Score.Change", false, func(ctx context.Context, c *Client) error {
@@ -253,7 +253,7 @@ func fuzzCalls() []fuzzCall {
 		}},
 		{"Coupon.Give", false, func(ctx context.Context, c *Client) error {
 			_, err := c.Coupon.Give(ctx, &GiveCouponsRequest{ThirdCouponID: "t", Number: 1,
-				CouponSet: []CouponGrant{{OpenIDOrPhone: openID, ParamsType: ParamsOpenID, CouponNumber: "n1"}}})
+				CouponSet: []CouponGrant{{OpenID: openID, ParamsType: ParamsOpenID, CouponNumber: "n1"}}})
 			return err
 		}},
 		{"Coupon.SyncStatus", true, func(ctx context.Context, c *Client) error {

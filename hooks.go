@@ -203,7 +203,7 @@ type OutboxState struct {
 // store-and-forward queue that forwards through the client (package outbox)
 // calls it after its state changes. It does nothing without hooks.
 func (c *Client) ReportOutboxState(ctx context.Context, state OutboxState) {
-	if c.hooks != nil && c.hooks.OutboxState != nil {
+	if c.built().hooks != nil && c.hooks.OutboxState != nil {
 		c.hooks.OutboxState(ctx, state)
 	}
 }
@@ -254,7 +254,7 @@ func (c *Client) openCall(ctx context.Context, ep *endpoint, key string, resolvi
 		return ctx, t
 	}
 	t := &callTrace{c: c, depth: 1, resolving: resolving, start: c.now(), info: CallStartInfo{
-		Method: ep.method, RetryClass: retryClassOf(ep), ServerAddress: c.serverHost, ServerPort: c.serverPort,
+		Method: ep.method, RetryClass: ep.retry.String(), ServerAddress: c.serverHost, ServerPort: c.serverPort,
 	}}
 	if c.hooks.IncludeKeys {
 		t.info.Key = key
@@ -386,20 +386,7 @@ func outcomeOf(err error, sent bool) CallOutcome {
 // dedupsOnKey reports whether the gateway deduplicates ep on its key, so
 // that a duplicate answer proves an earlier copy applied.
 func dedupsOnKey(ep *endpoint) bool {
-	return ep.busyRetry || ep.keyedWrite
-}
-
-// retryClassOf names ep's retry class as the package documentation does.
-func retryClassOf(ep *endpoint) string {
-	switch {
-	case ep.keyedWrite:
-		return "keyed"
-	case ep.idempotent:
-		return "safe"
-	case ep.busyRetry:
-		return "busy-only"
-	}
-	return "never"
+	return ep.retry == retryKeyed || ep.retry == retryBusyOnly
 }
 
 // keyInText matches a request key in an error text.

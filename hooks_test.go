@@ -97,7 +97,7 @@ func TestHooksCallAndTokenCall(t *testing.T) {
 	srv, c, log, ctx := hooked(t, false)
 	openID := srv.AddMember(umptest.Member{Phone: "13800138000", Nickname: "h"})
 
-	_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	require.NoError(t, err)
 
 	get := log.done(t, "wk.user.info.query")
@@ -228,7 +228,7 @@ func TestHooksIncludeKeys(t *testing.T) {
 
 func TestHooksRefusedAndNotSent(t *testing.T) {
 	srv, c, log, ctx := hooked(t, false)
-	_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: "nobody"})
+	_, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: "nobody"})
 	require.Error(t, err)
 	d := log.done(t, "wk.user.info.query")
 	assert.Equal(t, ump.CallRefused, d.Outcome)
@@ -246,7 +246,7 @@ func TestHooksRefusedAndNotSent(t *testing.T) {
 	c2, err := ump.NewClient("app", "secret-secret", ump.WithBaseURL("http://"+addr), ump.WithHooks(dead.hooks(false)),
 		ump.WithRetry(ump.RetryPolicy{MaxAttempts: 2, InitialBackoff: 1, MaxBackoff: 1}))
 	require.NoError(t, err)
-	_, err = c2.Member.Get(ctx, ump.MemberQuery{OpenID: "x"})
+	_, err = c2.Member.Get(ctx, &ump.MemberQuery{OpenID: "x"})
 	require.Error(t, err)
 	assert.Equal(t, ump.CallNotSent, dead.done(t, "wk.user.info.query").Outcome)
 	obtain := dead.done(t, "dss.auth.token.query")
@@ -314,7 +314,7 @@ func ExampleWithHooks() {
 		fmt.Println(err)
 		return
 	}
-	if _, err := c.Member.Get(context.Background(), ump.MemberQuery{OpenID: openID}); err != nil {
+	if _, err := c.Member.Get(context.Background(), &ump.MemberQuery{OpenID: openID}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:

@@ -20,11 +20,11 @@ type MemberService service
 // The member calls. Creation is not repeated once the request may have
 // reached the gateway: a second attempt could register the member twice.
 var (
-	epCreateMember = endpoint{method: "wk.user.info.add"}
-	epGetMember    = endpoint{method: "wk.user.info.query", idempotent: true}
-	epGenerateCode = endpoint{method: "wk.user.code.generate", idempotent: true}
-	epMemberByCode = endpoint{method: "wk.user.code.parsing", idempotent: true}
-	epListLevels   = endpoint{method: "wk.user.level.list", idempotent: true}
+	epCreateMember = endpoint{method: "wk.user.info.add", retry: retryNever}
+	epGetMember    = endpoint{method: "wk.user.info.query", retry: retrySafe}
+	epGenerateCode = endpoint{method: "wk.user.code.generate", retry: retrySafe}
+	epMemberByCode = endpoint{method: "wk.user.code.parsing", retry: retrySafe}
+	epListLevels   = endpoint{method: "wk.user.level.list", retry: retrySafe}
 )
 
 // levelPageSize is the document's default page_size of the level table (3.8).
@@ -56,8 +56,6 @@ func (g Gender) String() string {
 	}
 	return "Gender(" + strconv.Itoa(int(g)) + ")"
 }
-
-func (g Gender) valid() bool { return g >= GenderUnknown && g <= GenderFemale }
 
 // CreateMemberRequest registers a member (3.1). ProjectID, Nickname and Phone
 // are required; every other field is optional and left out when zero.
@@ -133,46 +131,27 @@ type createMemberBody struct {
 	EmployeeName string    `json:"employee_name,omitempty"`
 }
 
-// Create registers a member (3.1) and returns the member's open_id.
-//
-// Create is never repeated once the request may have reached the gateway; if
-// no definite answer came back the error matches ErrOutcomeUnknown, and
-// Get with the phone number tells whether the member exists.
-func (s *MemberService) Create(ctx context.Context, r *CreateMemberRequest) (openID string, err error) {
-	if r == nil {
-		r = &CreateMemberRequest{}
+// Create registers a member (3.1) and returns the member's open_id. A phone
+// already registered fails with an error matching ErrAlreadyExists (150002).
+// Create is never sent again once the request may have reached the
+// gateway: without a definite answer the error matches ErrOutcomeUnknown,
+// and Get by phone tells whether the member exists.
+func (s *MemberService) Create(ctx context.Context, req *CreateMemberRequest) (openID string, err error) {
+	c := clientOf(s)
+	if req == nil {
+		req = &CreateMemberRequest{}
 	}
-	v := checker{method: epCreateMember.method}
-	v.required("project_id", r.ProjectID)
-	v.required("nickname", r.Nickname)
-	v.required("phone", r.Phone)
-	v.phone("phone", r.Phone)
-	if !r.Gender.valid() {
-		v.add("gender", "must be 0 (unknown), 1 (male) or 2 (female)")
-	}
-	if !r.Birthday.IsZero() && r.Birthday.Format(wire.DateLayout) > s.client.now().In(wire.Beijing).Format(wire.DateLayout) {
-		v.add("birthday", "must not be in the future")
-	}
-	if r.Email != "" && !isEmail(r.Email) {
-		v.add("email", "must be an email address")
-	}
-	if r.IDCard != "" && !isIDCard(r.IDCard) {
-		v.add("id_card", "must be 18 characters: 17 digits and a digit or X")
-	}
-	if r.EmployeeID < 0 {
-		v.add("employee_id", "must not be negative")
-	}
-	if err := v.err(); err != nil {
+	if err := c.validate(&epCreateMember, req); err != nil {
 		return "", err
 	}
 	body := createMemberBody{
-		OuterUserID: r.OuterUserID, QID: r.QID, ProjectID: r.ProjectID, Nickname: r.Nickname,
-		RealName: r.RealName, Phone: r.Phone, AvatarImgURL: r.AvatarURL, Gender: r.Gender,
-		Birthday: wire.Date(r.Birthday), Country: r.Country, Province: r.Province, City: r.City,
-		IDCard: r.IDCard, Email: r.Email, CompanyName: r.CompanyName, Remark: r.Remark,
-		EmployeeID: r.EmployeeID, EmployeeName: r.EmployeeName,
+		OuterUserID: req.OuterUserID, QID: req.QID, ProjectID: req.ProjectID, Nickname: req.Nickname,
+		RealName: req.RealName, Phone: req.Phone, AvatarImgURL: req.AvatarURL, Gender: req.Gender,
+		Birthday: wire.Date(req.Birthday), Country: req.Country, Province: req.Province, City: req.City,
+		IDCard: req.IDCard, Email: req.Email, CompanyName: req.CompanyName, Remark: req.Remark,
+		EmployeeID: req.EmployeeID, EmployeeName: req.EmployeeName,
 	}
-	id, _, err := call[wire.String](ctx, s.client, &epCreateMember, body)
+	id, _, err := call[wire.String](ctx, c, &epCreateMember, body, "")
 	if err != nil {
 		return "", err
 	}
@@ -184,12 +163,39 @@ func (s *MemberService) Create(ctx context.Context, r *CreateMemberRequest) (ope
 	return string(id), nil
 }
 
+// check records missing fields and values the platform would refuse.
+func (r *CreateMemberRequest) check(v *checker) {
+	v.required("project_id", r.ProjectID)
+	v.required("nickname", r.Nickname)
+	v.required("phone", r.Phone)
+	v.phone("phone", r.Phone)
+	v.between("gender", int64(r.Gender), int64(GenderUnknown), int64(GenderFemale))
+	v.notFuture("birthday", r.Birthday)
+	if r.Email != "" && !isEmail(r.Email) {
+		v.add("email", "must be an email address")
+	}
+	if r.IDCard != "" && !isIDCard(r.IDCard) {
+		v.add("id_card", "must be 18 characters: 17 digits and a digit or X")
+	}
+	v.notNegative("employee_id", r.EmployeeID)
+}
+
 // MemberQuery names the member to look up (3.2): exactly one of OpenID and
 // Phone. Setting both is rejected rather than silently preferring one, since
 // they could name two different members.
 type MemberQuery struct {
 	OpenID string
 	Phone  string
+}
+
+// check requires exactly one of OpenID and Phone.
+func (r *MemberQuery) check(v *checker) {
+	v.openIDOrPhone(r.OpenID, r.Phone)
+	if r.OpenID != "" && r.Phone != "" {
+		v.add("open_id", "set only one of open_id and phone")
+		v.add("phone", "set only one of open_id and phone")
+	}
+	v.phone("phone", r.Phone)
 }
 
 type memberQueryBody struct {
@@ -199,35 +205,27 @@ type memberQueryBody struct {
 
 // Get looks a member up by open_id or by phone number (3.2). A phone number
 // without a member fails with the platform's code, such as ErrMemberNotBound.
-func (s *MemberService) Get(ctx context.Context, q MemberQuery) (*Member, error) {
-	v := checker{method: epGetMember.method}
-	switch {
-	case q.OpenID == "" && q.Phone == "":
-		v.add("open_id", "one of open_id and phone is required")
-		v.add("phone", "one of open_id and phone is required")
-	case q.OpenID != "" && q.Phone != "":
-		v.add("open_id", "set only one of open_id and phone")
-		v.add("phone", "set only one of open_id and phone")
+func (s *MemberService) Get(ctx context.Context, req *MemberQuery) (*Member, error) {
+	c := clientOf(s)
+	if req == nil {
+		req = &MemberQuery{}
 	}
-	v.phone("phone", q.Phone)
-	if err := v.err(); err != nil {
+	if err := c.validate(&epGetMember, req); err != nil {
 		return nil, err
 	}
-	return s.member(ctx, &epGetMember, memberQueryBody(q))
+	return s.getMember(ctx, &epGetMember, (*memberQueryBody)(req))
 }
 
 // GenerateCode returns a member code (3.6), the number a member shows at a
 // till, for the member with the given open_id or phone number. The code
 // stays a string: it is 20 digits with a leading zero.
 func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) (string, error) {
-	v := checker{method: epGenerateCode.method}
-	v.required("open_id", openIDOrPhone)
-	if err := v.err(); err != nil {
+	c := clientOf(s)
+	body := openIDBody{OpenID: openIDOrPhone}
+	if err := c.validate(&epGenerateCode, &body); err != nil {
 		return "", err
 	}
-	code, _, err := call[wire.String](ctx, s.client, &epGenerateCode, struct {
-		OpenID string `json:"open_id"`
-	}{openIDOrPhone})
+	code, _, err := call[wire.String](ctx, c, &epGenerateCode, &body, "")
 	if err != nil {
 		return "", err
 	}
@@ -237,23 +235,35 @@ func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) 
 	return string(code), nil
 }
 
+// openIDBody is 3.6's body: the member's open_id or phone number.
+type openIDBody struct {
+	OpenID string `json:"open_id"`
+}
+
+func (b *openIDBody) check(v *checker) { v.required("open_id", b.OpenID) }
+
+// memberCodeBody is 3.7's body.
+type memberCodeBody struct {
+	Code string `json:"code"`
+}
+
+func (b *memberCodeBody) check(v *checker) { v.required("code", b.Code) }
+
 // GetByCode looks a member up by a member code from GenerateCode (3.7). An
 // expired code fails with the platform's code (ErrMemberCodeExpired, or the
 // 110001 section 3.7 documents for it: see APIError.Message).
 func (s *MemberService) GetByCode(ctx context.Context, code string) (*Member, error) {
-	v := checker{method: epMemberByCode.method}
-	v.required("code", code)
-	if err := v.err(); err != nil {
+	c := clientOf(s)
+	body := memberCodeBody{Code: code}
+	if err := c.validate(&epMemberByCode, &body); err != nil {
 		return nil, err
 	}
-	return s.member(ctx, &epMemberByCode, struct {
-		Code string `json:"code"`
-	}{code})
+	return s.getMember(ctx, &epMemberByCode, &body)
 }
 
-// member is the common path of the two calls that answer with a member.
-func (s *MemberService) member(ctx context.Context, ep *endpoint, body any) (*Member, error) {
-	w, _, err := call[*memberData](ctx, s.client, ep, body)
+// getMember is the common path of the two calls that answer with a member.
+func (s *MemberService) getMember(ctx context.Context, ep *endpoint, body any) (*Member, error) {
+	w, _, err := call[*memberData](ctx, s.client, ep, body, "")
 	if err != nil {
 		return nil, err
 	}
@@ -416,16 +426,21 @@ type levelPageBody struct {
 	PageSize int `json:"page_size"`
 }
 
+func (b *levelPageBody) check(v *checker) { v.page(PageRequest(*b), "page_no", "page_size") }
+
 // ListLevels returns one page of the member level table (3.8). A zero PageNo
 // asks for page 1, a zero PageSize for the document's default of 10; a
 // PageSize above MaxPageSize is rejected.
-func (s *MemberService) ListLevels(ctx context.Context, req PageRequest) (*LevelPage, error) {
-	v := checker{method: epListLevels.method}
-	req = v.pageParams(req, "page_no", "page_size", levelPageSize)
-	if err := v.err(); err != nil {
+func (s *MemberService) ListLevels(ctx context.Context, req *PageRequest) (*LevelPage, error) {
+	c := clientOf(s)
+	if req == nil {
+		req = &PageRequest{}
+	}
+	if err := c.validate(&epListLevels, (*levelPageBody)(req)); err != nil {
 		return nil, err
 	}
-	return listPage(ctx, s.client, &epListLevels, levelPageBody(req), req, func(d *levelData) Level {
+	pr := req.orDefault(levelPageSize)
+	return listPage(ctx, c, &epListLevels, levelPageBody(pr), pr, func(d *levelData) Level {
 		return Level{ID: int64(d.ID), Number: int64(d.LevelNumber), Name: string(d.LevelName)}
 	})
 }
@@ -434,12 +449,19 @@ func (s *MemberService) ListLevels(ctx context.Context, req PageRequest) (*Level
 // until TotalCount levels were seen or a page comes back short. An error,
 // invalid paging included, is yielded once and ends the walk.
 //
-//	for lv, err := range c.Member.AllLevels(ctx, ump.PageRequest{}) {
+//	for lv, err := range c.Member.AllLevels(ctx, &ump.PageRequest{}) {
 //		if err != nil { return err }
 //		...
 //	}
-func (s *MemberService) AllLevels(ctx context.Context, req PageRequest) iter.Seq2[Level, error] {
-	return allPages(ctx, req, s.ListLevels)
+func (s *MemberService) AllLevels(ctx context.Context, req *PageRequest) iter.Seq2[Level, error] {
+	clientOf(s) // fails here, not when the iteration starts
+	var base PageRequest
+	if req != nil {
+		base = *req
+	}
+	return allPages(ctx, base, func(ctx context.Context, pr PageRequest) (*LevelPage, error) {
+		return s.ListLevels(ctx, &pr)
+	})
 }
 
 // isEmail is a shape check only (something@domain.tld, no spaces): the

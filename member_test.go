@@ -168,7 +168,7 @@ func TestMemberGet(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, g := setup(t)
 			g.reply("wk.user.info.query", fixture(t, "member-get.json"))
-			m, err := c.Member.Get(context.Background(), tc.q)
+			m, err := c.Member.Get(context.Background(), &tc.q)
 			require.NoError(t, err)
 			require.Equal(t, docMember(), m)
 			calls := g.calls()
@@ -186,7 +186,7 @@ func TestMemberDecodesLeniently(t *testing.T) {
 		"gender":"2","score":"245","growth_value":300,"coupon_num":"98","project_id":"18756",
 		"register_time":"1543222562000","is_max_level":"1","birthday":"2019-02-27",
 		"rights":"[{\"id\":1,\"name\":\"免费停车\",\"imgUrl\":\" https://img.url \"},{\"id\":\"2\",\"name\":\"生日礼\",\"imgUrl\":null}]"}}`)
-	m, err := c.Member.Get(context.Background(), MemberQuery{OpenID: "25c56912e05847c0b09f03ca7e52b796"})
+	m, err := c.Member.Get(context.Background(), &MemberQuery{OpenID: "25c56912e05847c0b09f03ca7e52b796"})
 	require.NoError(t, err)
 	require.Equal(t, "25c56912e05847c0b09f03ca7e52b796", m.OpenID)
 	require.Equal(t, int64(2), m.LevelNumber, "level_number wins over level_num")
@@ -214,7 +214,7 @@ func TestMemberGetValidation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, g := setup(t)
-			_, err := c.Member.Get(context.Background(), tc.q)
+			_, err := c.Member.Get(context.Background(), &tc.q)
 			ve := requireValidation(t, err, "wk.user.info.query", tc.fields...)
 			require.Empty(t, g.calls())
 			require.NotContains(t, ve.Error(), "13800000000")
@@ -225,12 +225,12 @@ func TestMemberGetValidation(t *testing.T) {
 func TestMemberGetErrors(t *testing.T) {
 	c, g := setup(t)
 	g.reply("wk.user.info.query", `{"success":false,"error_code":110003,"error_message":"会员未绑定","data":null}`)
-	_, err := c.Member.Get(context.Background(), MemberQuery{Phone: "13800000000"})
+	_, err := c.Member.Get(context.Background(), &MemberQuery{Phone: "13800000000"})
 	require.ErrorIs(t, err, ErrMemberNotBound)
 	require.NotContains(t, err.Error(), "13800000000")
 
 	g.reply("wk.user.info.query", `{"success":true,"errorCode":null,"data":null}`)
-	m, err := c.Member.Get(context.Background(), MemberQuery{Phone: "13800000000"})
+	m, err := c.Member.Get(context.Background(), &MemberQuery{Phone: "13800000000"})
 	var re *ResponseError
 	require.ErrorAs(t, err, &re, "a success without a member is not a member")
 	require.Nil(t, m)
@@ -292,7 +292,7 @@ func TestMemberGetByCodeErrors(t *testing.T) {
 func TestMemberListLevels(t *testing.T) {
 	c, g := setup(t)
 	g.reply("wk.user.level.list", fixture(t, "member-levels.json"))
-	p, err := c.Member.ListLevels(context.Background(), PageRequest{})
+	p, err := c.Member.ListLevels(context.Background(), &PageRequest{})
 	require.NoError(t, err)
 	require.Equal(t, &LevelPage{
 		Items: []Level{
@@ -309,7 +309,7 @@ func TestMemberListLevels(t *testing.T) {
 	b := g.lastBody()
 	require.Equal(t, map[string]any{"page_no": json.Number("1"), "page_size": json.Number("10")}, b, "the document's defaults, as numbers")
 
-	_, err = c.Member.ListLevels(context.Background(), PageRequest{PageNo: 2, PageSize: 100})
+	_, err = c.Member.ListLevels(context.Background(), &PageRequest{PageNo: 2, PageSize: 100})
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"page_no": json.Number("2"), "page_size": json.Number("100")}, g.lastBody())
 }
@@ -327,11 +327,11 @@ func TestMemberListLevelsValidation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.req), func(t *testing.T) {
 			c, g := setup(t)
-			_, err := c.Member.ListLevels(context.Background(), tc.req)
+			_, err := c.Member.ListLevels(context.Background(), &tc.req)
 			requireValidation(t, err, "wk.user.level.list", tc.fields...)
 
 			var n int
-			for _, err := range c.Member.AllLevels(context.Background(), tc.req) {
+			for _, err := range c.Member.AllLevels(context.Background(), &tc.req) {
 				n++
 				requireValidation(t, err, "wk.user.level.list", tc.fields...)
 			}
@@ -410,7 +410,7 @@ func TestMemberAllLevels(t *testing.T) {
 			c, g := setup(t)
 			g.handle("wk.user.level.list", levelTable(t, levels, nil))
 			var got []Level
-			for l, err := range c.Member.AllLevels(context.Background(), tc.req) {
+			for l, err := range c.Member.AllLevels(context.Background(), &tc.req) {
 				require.NoError(t, err)
 				got = append(got, l)
 			}
@@ -423,7 +423,7 @@ func TestMemberAllLevels(t *testing.T) {
 func TestMemberAllLevelsEmpty(t *testing.T) {
 	c, g := setup(t)
 	g.handle("wk.user.level.list", levelTable(t, nil, nil))
-	for l, err := range c.Member.AllLevels(context.Background(), PageRequest{PageSize: 3}) {
+	for l, err := range c.Member.AllLevels(context.Background(), &PageRequest{PageSize: 3}) {
 		t.Fatalf("yielded %v, %v from an empty table", l, err)
 	}
 	require.Len(t, g.calls(), 1)
@@ -436,7 +436,7 @@ func TestMemberAllLevelsStopsAtAnError(t *testing.T) {
 	}))
 	var got []Level
 	var errs []error
-	for l, err := range c.Member.AllLevels(context.Background(), PageRequest{PageSize: 3}) {
+	for l, err := range c.Member.AllLevels(context.Background(), &PageRequest{PageSize: 3}) {
 		if err != nil {
 			errs = append(errs, err)
 			continue // the iterator must stop by itself
@@ -453,7 +453,7 @@ func TestMemberAllLevelsStopsWhenTheCallerDoes(t *testing.T) {
 	c, g := setup(t)
 	g.handle("wk.user.level.list", levelTable(t, sevenLevels(), nil))
 	n := 0
-	for _, err := range c.Member.AllLevels(context.Background(), PageRequest{PageSize: 3}) {
+	for _, err := range c.Member.AllLevels(context.Background(), &PageRequest{PageSize: 3}) {
 		require.NoError(t, err)
 		if n++; n == 4 {
 			break
@@ -473,7 +473,7 @@ func TestMemberCallsRetryOnlyReads(t *testing.T) {
 	}{
 		{"wk.user.info.add", func(c *Client) error { _, err := c.Member.Create(context.Background(), docCreateRequest()); return err }, false},
 		{"wk.user.info.query", func(c *Client) error {
-			_, err := c.Member.Get(context.Background(), MemberQuery{Phone: "13800000000"})
+			_, err := c.Member.Get(context.Background(), &MemberQuery{Phone: "13800000000"})
 			return err
 		}, true},
 		{"wk.user.code.generate", func(c *Client) error {
@@ -481,7 +481,7 @@ func TestMemberCallsRetryOnlyReads(t *testing.T) {
 			return err
 		}, true},
 		{"wk.user.code.parsing", func(c *Client) error { _, err := c.Member.GetByCode(context.Background(), "0624"); return err }, true},
-		{"wk.user.level.list", func(c *Client) error { _, err := c.Member.ListLevels(context.Background(), PageRequest{}); return err }, true},
+		{"wk.user.level.list", func(c *Client) error { _, err := c.Member.ListLevels(context.Background(), &PageRequest{}); return err }, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.method, func(t *testing.T) {

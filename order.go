@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/greedc/ump-go/internal/redact"
@@ -18,19 +17,6 @@ import (
 // system reports each sale and each return so the platform can grant or take
 // back points.
 type OrderService service
-
-// Neither call is deduplicated by the gateway as far as the document says, so
-// neither is repeated once the request may have reached it.
-var (
-	epConsumeOrder = endpoint{method: "wk.user.consume.order"}
-	epRefundOrder  = endpoint{method: "wk.user.refund.order"}
-	// The same calls as ResolveConsume and ResolveRefund send them: these
-	// count on the gateway refusing an order_no it has seen (150002), and
-	// where it does, a repeat cannot apply twice, so they are repeated like
-	// reads.
-	epConsumeOrderResolve = endpoint{method: "wk.user.consume.order", idempotent: true, keyedWrite: true}
-	epRefundOrderResolve  = endpoint{method: "wk.user.refund.order", idempotent: true, keyedWrite: true}
-)
 
 // OrderDetails are the fields a sale (section 4.1) and a return (4.2) share.
 // Required: OrderNo, OpenID or Phone, ConsumeDate, OrderAmount (zero is sent
@@ -164,137 +150,148 @@ type Settlement struct {
 	Extra map[string]any
 }
 
-// SyncConsume reports a sale.
-//
-// It is not repeated once the request may have reached the gateway: the
-// document does not say that the gateway deduplicates order_no, so a second
-// send might grant the points twice. An ambiguous failure (a timeout, a
-// reset, a proxy's error page, a cut-off answer) returns an
-// *OutcomeUnknownError whose Key is "order_no=<OrderNo>"; settle it with
-// ResolveConsume. A "system busy" answer is definite (nothing applied) and
-// is returned as an *APIError.
+// Neither call is deduplicated by the gateway as far as the document says,
+// so neither is sent again once the request may have reached it; the
+// Resolve methods send one again on purpose (see endpoint.resending).
+var (
+	epConsumeOrder = endpoint{method: "wk.user.consume.order", retry: retryNever}
+	epRefundOrder  = endpoint{method: "wk.user.refund.order", retry: retryNever}
+)
+
+// SyncConsume reports a sale (4.1). An order_no already synced fails with an
+// error matching ErrAlreadyExists (150002). It is never sent again once the
+// request may have reached the gateway (the document does not promise that
+// the gateway deduplicates order_no): without a definite answer it returns
+// an *OutcomeUnknownError whose Key is "order_no=<OrderNo>"; settle it with
+// ResolveConsume. "System busy" is a definite *APIError.
 func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
-	return s.consume(ctx, req, false)
+	c := clientOf(s)
+	body, err := s.consumeBody(req)
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := call[orderData](ctx, c, &epConsumeOrder, body, "order_no="+body.OrderNo)
+	if err != nil {
+		return nil, err
+	}
+	return d.consumeResult(false), nil
 }
 
 // ResolveConsume settles a sale whose SyncConsume ended with an unknown
-// outcome: it sends the same order again, same order_no, and reads the
-// answer. Success means the first call had not applied and this one did. A
-// duplicate answer (150002, "unique id already exists") means the first call
-// had applied: the result has AlreadyApplied set and there is no error.
-// Because it counts on that duplicate answer, ResolveConsume repeats
-// ambiguous failures like a read, within the RetryPolicy; if none of its
-// attempts is answered it returns an *OutcomeUnknownError again, and can be
-// run again later (persist the request: it is JSON-serialisable).
-//
-// This relies on the gateway refusing an order_no it has already synced,
-// which the test gateway (umptest) does but the document does not promise:
-// confirm it with the platform before relying on ResolveConsume, or settle
-// the order by other means (the platform's back office).
+// outcome by sending it again, same order_no: success means it applied now;
+// a duplicate answer (150002) means the first call had applied, and the
+// result has AlreadyApplied set with no error. It is repeated like a read
+// within the RetryPolicy; if no attempt is answered it returns an
+// *OutcomeUnknownError again and can run later (the request is
+// JSON-serialisable). It relies on the gateway refusing an order_no it has
+// synced, which umptest does but the document does not promise: confirm it
+// with the platform.
 func (s *OrderService) ResolveConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
-	return s.consume(ctx, req, true)
+	clientOf(s)
+	body, err := s.consumeBody(req)
+	if err != nil {
+		return nil, err
+	}
+	d, applied, err := s.resend(ctx, &epConsumeOrder, body)
+	if err != nil {
+		return nil, err
+	}
+	return d.consumeResult(applied), nil
 }
 
-func (s *OrderService) consume(ctx context.Context, req *ConsumeOrderRequest, resolving bool) (*ConsumeOrderResult, error) {
+// consumeBody checks the sale and returns its body, or a *ValidationError.
+func (s *OrderService) consumeBody(req *ConsumeOrderRequest) (*orderBody, error) {
 	if req == nil {
 		req = &ConsumeOrderRequest{}
 	}
-	v := checker{method: epConsumeOrder.method}
-	req.check(&v)
-	if err := v.err(); err != nil {
+	if err := s.client.validate(&epConsumeOrder, req); err != nil {
 		return nil, err
 	}
-	d, applied, err := s.sync(ctx, &epConsumeOrder, &epConsumeOrderResolve, resolving, req.body(""), req.OrderNo)
+	return req.body(""), nil
+}
+
+// SyncRefund reports a return (4.2). Like SyncConsume, an order_no already
+// synced matches ErrAlreadyExists, and it is never sent again after an
+// ambiguous failure, which returns an *OutcomeUnknownError whose Key is
+// "order_no=<OrderNo>"; settle it with ResolveRefund.
+func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
+	c := clientOf(s)
+	body, err := s.refundBody(req)
 	if err != nil {
 		return nil, err
 	}
-	return &ConsumeOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), OrderID: int64(d.OrderID),
-		AlreadyApplied: applied}, nil
-}
-
-// SyncRefund reports a return. Like SyncConsume it is never repeated after
-// an ambiguous failure, which returns an *OutcomeUnknownError whose Key is
-// "order_no=<OrderNo>"; settle it with ResolveRefund.
-func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
-	return s.refund(ctx, req, false)
+	d, _, err := call[orderData](ctx, c, &epRefundOrder, body, "order_no="+body.OrderNo)
+	if err != nil {
+		return nil, err
+	}
+	return d.refundResult(false), nil
 }
 
 // ResolveRefund settles a return whose SyncRefund ended with an unknown
-// outcome, as ResolveConsume does for a sale: the same order_no is sent
-// again, and a duplicate answer (150002) means the return had applied
-// (AlreadyApplied). The same caveat holds: the document does not promise
-// that the gateway refuses a repeated order_no.
+// outcome, as ResolveConsume does for a sale, with the same caveat.
 func (s *OrderService) ResolveRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
-	return s.refund(ctx, req, true)
-}
-
-func (s *OrderService) refund(ctx context.Context, req *RefundOrderRequest, resolving bool) (*RefundOrderResult, error) {
-	if req == nil {
-		req = &RefundOrderRequest{}
-	}
-	v := checker{method: epRefundOrder.method}
-	req.check(&v)
-	v.required("parent_order_no", req.ParentOrderNo)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	d, applied, err := s.sync(ctx, &epRefundOrder, &epRefundOrderResolve, resolving, req.body(req.ParentOrderNo), req.OrderNo)
+	clientOf(s)
+	body, err := s.refundBody(req)
 	if err != nil {
 		return nil, err
 	}
-	return &RefundOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), AlreadyApplied: applied}, nil
+	d, applied, err := s.resend(ctx, &epRefundOrder, body)
+	if err != nil {
+		return nil, err
+	}
+	return d.refundResult(applied), nil
 }
 
-// sync sends an order through ep, or, resolving an unknown outcome, through
-// resolveEp, where a duplicate answer means "applied before" and every
-// failure short of a definite answer leaves the outcome unknown.
-func (s *OrderService) sync(ctx context.Context, ep, resolveEp *endpoint, resolving bool, body *orderBody, orderNo string) (d orderData, applied bool, err error) {
-	key := "order_no=" + orderNo
-	if !resolving {
-		d, _, err := callKeyed[orderData](ctx, s.client, ep, body, key)
-		return d, false, err
+// refundBody checks the return and returns its body, or a *ValidationError.
+func (s *OrderService) refundBody(req *RefundOrderRequest) (*orderBody, error) {
+	if req == nil {
+		req = &RefundOrderRequest{}
 	}
-	ctx, trace := s.client.openCall(ctx, resolveEp, key, true) // success settles an unknown outcome
-	defer func() { trace.close(ctx, resolveEp, err) }()
-	d, _, err = callKeyed[orderData](ctx, s.client, resolveEp, body, key)
+	if err := s.client.validate(&epRefundOrder, req); err != nil {
+		return nil, err
+	}
+	return req.body(req.ParentOrderNo), nil
+}
+
+// resend sends an order of unknown outcome again under its order_no, where
+// a duplicate answer (150002) means "applied before" (the bool) and every
+// failure short of a definite answer leaves the outcome unknown.
+func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody) (d orderData, applied bool, err error) {
+	key := "order_no=" + body.OrderNo
+	resending := ep.resending()
+	ctx, trace := s.client.openCall(ctx, resending, key, true) // success settles an unknown outcome
+	defer func() { trace.close(ctx, resending, err) }()
+	d, _, err = call[orderData](ctx, s.client, resending, body, key)
 	var apiErr *APIError
 	switch {
 	case err == nil:
 		return d, false, nil
 	case errors.Is(err, duplicateKey):
 		return orderData{}, true, nil
-	case errors.Is(err, ErrOutcomeUnknown):
-		return d, false, err
-	case errors.As(err, &apiErr):
-		return d, false, err // definite: this send was refused
+	case errors.Is(err, ErrOutcomeUnknown), errors.As(err, &apiErr):
+		return d, false, err // unknown still, or definite: this send was refused
 	}
-	return d, false, &OutcomeUnknownError{Method: resolveEp.method, Key: key, Err: err}
+	return d, false, &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
 }
 
-// check records the shared rules. Values are never repeated in the reasons:
-// they may be a phone or an identity number.
+// check records the rules a sale and a return share.
 func (o *OrderDetails) check(v *checker) {
-	if strings.TrimSpace(o.OpenID) == "" && strings.TrimSpace(o.Phone) == "" {
-		v.add("open_id", "required when phone is empty")
-		v.add("phone", "required when open_id is empty")
-	}
+	v.openIDOrPhone(o.OpenID, o.Phone)
 	v.phone("phone", o.Phone)
 	if o.ConsumeDate.IsZero() {
 		v.add("consume_date", "required")
 	}
-	if o.OrderAmount < 0 {
-		v.add("order_amount", "must not be negative")
-	}
+	v.notNegative("order_amount", int64(o.OrderAmount))
 	v.required("order_no", o.OrderNo)
-	if o.OrderScore < 0 {
-		v.add("order_score", "must not be negative")
-	}
-	if o.StoreID < 0 {
-		v.add("store_id", "must not be negative")
-	}
-	if o.ShopID < 0 {
-		v.add("shop_id", "must not be negative")
-	}
+	v.notNegative("order_score", o.OrderScore)
+	v.notNegative("store_id", o.StoreID)
+	v.notNegative("shop_id", o.ShopID)
+}
+
+// check records the shared rules and the parent order.
+func (r *RefundOrderRequest) check(v *checker) {
+	r.OrderDetails.check(v)
+	v.required("parent_order_no", r.ParentOrderNo)
 }
 
 // orderBody is the wire form of 4.1 and 4.2: snake_case as every table says
@@ -361,6 +358,15 @@ type orderData struct {
 	StatementID wire.String `json:"statement_id"`
 	OrderScore  wire.Int64  `json:"order_score"`
 	OrderID     wire.Int64  `json:"order_id"`
+}
+
+func (d *orderData) consumeResult(applied bool) *ConsumeOrderResult {
+	return &ConsumeOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), OrderID: int64(d.OrderID),
+		AlreadyApplied: applied}
+}
+
+func (d *orderData) refundResult(applied bool) *RefundOrderResult {
+	return &RefundOrderResult{StatementID: string(d.StatementID), OrderScore: int64(d.OrderScore), AlreadyApplied: applied}
 }
 
 // MarshalJSON writes the document's field names, the price as a string of

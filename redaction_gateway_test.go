@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greedc/ump-go/internal/logtest"
+	"github.com/greedc/ump-go/internal/testutil/logtest"
 
 	"github.com/stretchr/testify/require"
 
@@ -103,8 +103,8 @@ func TestNothingSecretReachesLogsOrErrorsOverTheGateway(t *testing.T) {
 				IDCard: redIDCard2, RealName: "李四"})
 			return err
 		})
-		try("Member.Get", func() error { _, err := c.Member.Get(ctx, ump.MemberQuery{Phone: redPhone}); return err })
-		try("Member.Get unknown", func() error { _, err := c.Member.Get(ctx, ump.MemberQuery{Phone: redPhone3}); return err })
+		try("Member.Get", func() error { _, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: redPhone}); return err })
+		try("Member.Get unknown", func() error { _, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: redPhone3}); return err })
 		try("Member.GenerateCode", func() error {
 			code, err := c.Member.GenerateCode(ctx, redPhone)
 			if err == nil {
@@ -112,9 +112,9 @@ func TestNothingSecretReachesLogsOrErrorsOverTheGateway(t *testing.T) {
 			}
 			return err
 		})
-		try("Member.ListLevels", func() error { _, err := c.Member.ListLevels(ctx, ump.PageRequest{}); return err })
+		try("Member.ListLevels", func() error { _, err := c.Member.ListLevels(ctx, &ump.PageRequest{}); return err })
 		try("Member.AllLevels", func() error {
-			for _, err := range c.Member.AllLevels(ctx, ump.PageRequest{PageSize: 3}) {
+			for _, err := range c.Member.AllLevels(ctx, &ump.PageRequest{PageSize: 3}) {
 				if err != nil {
 					return err
 				}
@@ -186,7 +186,7 @@ func TestNothingSecretReachesLogsOrErrorsOverTheGateway(t *testing.T) {
 		})
 		try("Coupon.Give", func() error {
 			_, err := c.Coupon.Give(ctx, &ump.GiveCouponsRequest{ThirdCouponID: n("T"), Number: 1,
-				CouponSet: []ump.CouponGrant{{OpenIDOrPhone: redPhone, ParamsType: ump.ParamsPhone, CouponNumber: n("CN")}}})
+				CouponSet: []ump.CouponGrant{{OpenID: redPhone, ParamsType: ump.ParamsPhone, CouponNumber: n("CN")}}})
 			if err == nil {
 				couponCode = n("CN")
 			}
@@ -235,7 +235,7 @@ func TestNothingSecretReachesLogsOrErrorsOverTheGateway(t *testing.T) {
 	})
 	try("Auth.Obtain refused", func() error { _, err := c.Auth.Obtain(ctx); return err })
 	srv.ExpireAccessTokens()
-	try("Member.Get after expiry", func() error { _, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID}); return err })
+	try("Member.Get after expiry", func() error { _, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID}); return err })
 
 	// Every fault kind on every call.
 	for round, kind := range faultKinds {
@@ -249,7 +249,7 @@ func TestNothingSecretReachesLogsOrErrorsOverTheGateway(t *testing.T) {
 	// Delay, with a short attempt timeout, on a call of each kind.
 	slow := client(ump.WithTimeout(50 * time.Millisecond))
 	srv.Fail(umptest.AnyMethod, umptest.Fault{Kind: umptest.Delay, Delay: 5 * time.Second})
-	try("Member.Get slow", func() error { _, err := slow.Member.Get(ctx, ump.MemberQuery{Phone: redPhone}); return err })
+	try("Member.Get slow", func() error { _, err := slow.Member.Get(ctx, &ump.MemberQuery{Phone: redPhone}); return err })
 	try("Score.Change slow", func() error {
 		_, err := slow.Score.Change(ctx, changeRequest(redPhone, "SC-slow", 1, ump.EventAdd))
 		return err

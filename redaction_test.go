@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greedc/ump-go/internal/logtest"
+	"github.com/greedc/ump-go/internal/testutil/logtest"
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/require"
@@ -56,27 +56,28 @@ func TestNothingSecretReachesLogsOrErrors(t *testing.T) {
 	})
 	m.reply(epWrite.method, echo)
 
-	_, _, err := call[echoOut](ctx, c, &epRead, body) // obtain, 2 retries, success
+	_, _, err := call[echoOut](ctx, c, &epRead, body, "") // obtain, 2 retries, success
 	keep(err)
-	_, _, err = call[echoOut](ctx, c, &epRead, body) // 401, refresh, success
+	_, _, err = call[echoOut](ctx, c, &epRead, body, "") // 401, refresh, success
 	keep(err)
-	_, _, err = call[echoOut](ctx, c, &epRead, body) // HTML pages, retried
+	_, _, err = call[echoOut](ctx, c, &epRead, body, "") // HTML pages, retried
 	keep(err)
-	_, _, err = call[echoOut](ctx, c, &epWrite, body) // API error echoing personal data
+	_, _, err = call[echoOut](ctx, c, &epWrite, body, "") // API error echoing personal data
 	keep(err)
 	// An unknown outcome, and a transport error, on a write.
 	m.route(epWrite.method, func(wireReq, int) (*http.Response, error) {
 		return nil, &resetError{}
 	})
-	_, _, err = call[echoOut](ctx, c, &epWrite, body)
+	_, _, err = call[echoOut](ctx, c, &epWrite, body, "")
 	keep(err)
 	// A deadline.
 	m.route(epRead.method, func(r wireReq, _ int) (*http.Response, error) {
 		time.Sleep(5 * time.Millisecond)
 		return jsonResponse(200, `{"success":true}`), nil
 	})
-	dctx, cancel := context.WithTimeout(ctx, time.Millisecond)
-	_, _, err = call[echoOut](dctx, c, &epRead, body)
+	// Already past: the error is certain, whatever the machine's load.
+	dctx, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Millisecond))
+	_, _, err = call[echoOut](dctx, c, &epRead, body, "")
 	cancel()
 	keep(err)
 	// Token failures: a refresh refused by the gateway echoing the token.
@@ -84,7 +85,7 @@ func TestNothingSecretReachesLogsOrErrors(t *testing.T) {
 	m2.route(epRefresh.method, func(r wireReq, _ int) (*http.Response, error) {
 		return jsonResponse(200, `{"success":false,"error_code":1001,"error_message":"refresh_token=`+r.Query.Get("refresh_token")+` 无效"}`), nil
 	})
-	_, _, err = call[echoOut](ctx, c2, &epRead, body)
+	_, _, err = call[echoOut](ctx, c2, &epRead, body, "")
 	keep(err)
 	_, err = c2.Auth.Obtain(ctx)
 	keep(err)

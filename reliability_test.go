@@ -202,7 +202,7 @@ func addTemplate(t *testing.T, f *fixture) {
 
 func give(ctx context.Context, f *fixture, number string) error {
 	_, err := f.c.Coupon.Give(ctx, &ump.GiveCouponsRequest{ThirdCouponID: templateID, Number: 1,
-		CouponSet: []ump.CouponGrant{{OpenIDOrPhone: f.openID, ParamsType: ump.ParamsOpenID, CouponNumber: number}}})
+		CouponSet: []ump.CouponGrant{{OpenID: f.openID, ParamsType: ump.ParamsOpenID, CouponNumber: number}}})
 	return err
 }
 
@@ -271,7 +271,7 @@ var callCases = []callCase{
 	{
 		name: "Member.Get", cat: read, methods: []string{mMemberGet},
 		call: func(ctx context.Context, f *fixture) error {
-			m, err := f.c.Member.Get(ctx, ump.MemberQuery{OpenID: f.openID})
+			m, err := f.c.Member.Get(ctx, &ump.MemberQuery{OpenID: f.openID})
 			if err == nil && m.OpenID != f.openID {
 				return fmt.Errorf("got member %q", m.OpenID)
 			}
@@ -340,7 +340,7 @@ var callCases = []callCase{
 		},
 		// Look the member up by phone before creating again.
 		resolve: func(ctx context.Context, f *fixture, _ error) error {
-			_, err := f.c.Member.Get(ctx, ump.MemberQuery{Phone: "13900000002"})
+			_, err := f.c.Member.Get(ctx, &ump.MemberQuery{Phone: "13900000002"})
 			var apiErr *ump.APIError
 			if errors.As(err, &apiErr) {
 				_, err = f.c.Member.Create(ctx, &ump.CreateMemberRequest{ProjectID: "p1", Nickname: "新会员", Phone: "13900000002"})
@@ -582,7 +582,7 @@ func TestScoreChangesUnderLoss(t *testing.T) {
 	const start = 100000
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001", Score: start})
 	ctx := context.Background()
-	_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID}) // the token, before the faults
+	_, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID}) // the token, before the faults
 	require.NoError(t, err)
 	srv.Fail(mChange, umptest.Fault{Kind: umptest.DropAfterApply, Rate: 0.2})
 	srv.Fail(mChange, umptest.Fault{Kind: umptest.DropBeforeApply, Rate: 0.1})
@@ -648,7 +648,7 @@ func TestScoreResolveAfterRestart(t *testing.T) {
 	const start = 500
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001", Score: start})
 	ctx := context.Background()
-	_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	require.NoError(t, err)
 
 	srv.Fail(mChange, umptest.Fault{Kind: umptest.DropAfterApply})
@@ -707,10 +707,10 @@ func TestEveryAttemptIsSignedAfresh(t *testing.T) {
 	srv, c := newGateway(t, ump.WithClock(clock))
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001"})
 	ctx := context.Background()
-	_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	require.NoError(t, err)
 	srv.Fail(mMemberGet, umptest.Fault{Kind: umptest.DropBeforeApply, Times: 2})
-	_, err = c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err = c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	require.NoError(t, err)
 
 	var bodies, stamps []string
@@ -732,12 +732,12 @@ func TestRetryWaitEndsWithTheContext(t *testing.T) {
 	srv, c := newGateway(t, ump.WithRetry(ump.RetryPolicy{MaxAttempts: 5, InitialBackoff: time.Hour, MaxBackoff: time.Hour}))
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001"})
 	ctx := context.Background()
-	_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	require.NoError(t, err)
 	srv.Fail(mMemberGet, umptest.Fault{Kind: umptest.SystemBusy})
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	_, err = c.Member.Get(dctx, ump.MemberQuery{OpenID: openID})
+	_, err = c.Member.Get(dctx, &ump.MemberQuery{OpenID: openID})
 	require.ErrorIs(t, err, ump.ErrSystemBusy)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, 2, srv.Stats().Calls[mMemberGet], "one attempt before the fault, one under it")
@@ -751,13 +751,13 @@ func TestUnreadableAnswersNameTheCall(t *testing.T) {
 	srv, c := newGateway(t, ump.WithRetry(ump.RetryPolicy{MaxAttempts: 1}))
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001"})
 	ctx := context.Background()
-	_, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	require.NoError(t, err)
 	token, err := c.Auth.AccessToken(ctx)
 	require.NoError(t, err)
 
 	srv.Fail(mMemberGet, umptest.Fault{Kind: umptest.HTMLPage, Times: 1})
-	_, err = c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err = c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	var re *ump.ResponseError
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, mMemberGet, re.Method)
@@ -772,7 +772,7 @@ func TestUnreadableAnswersNameTheCall(t *testing.T) {
 	require.NotRegexp(t, `sign=[0-9a-f]{32}`, err.Error())
 
 	srv.Fail(mMemberGet, umptest.Fault{Kind: umptest.MalformedBody, Times: 1})
-	_, err = c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err = c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, mMemberGet, re.Method)
 	require.Equal(t, http.StatusOK, re.HTTPStatus)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/greedc/ump-go/internal/redact"
@@ -23,11 +22,11 @@ type ScoreService service
 var (
 	// A change is deduplicated on change_id, so "system busy" is repeated;
 	// an ambiguous failure is resolved by Change (section 3.4).
-	epScoreChange = endpoint{method: "wk.user.event.score.change", busyRetry: true}
+	epScoreChange = endpoint{method: "wk.user.event.score.change", retry: retryBusyOnly}
 	// The gateway deduplicates rollbacks on change_id (section 3.4), so a
 	// repeat cannot reverse points twice.
-	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", idempotent: true, keyedWrite: true}
-	epScoreRecords  = endpoint{method: "wk.user.score.record", idempotent: true}
+	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", retry: retryKeyed}
+	epScoreRecords  = endpoint{method: "wk.user.score.record", retry: retrySafe}
 )
 
 // The answers that settle an unknown outcome, each set kept in this one
@@ -35,7 +34,7 @@ var (
 var (
 	// duplicateKey: the key of the call (change_id, order_no) was used
 	// before, so the call it names had already been applied.
-	duplicateKey = ErrDuplicateChangeID // 150002
+	duplicateKey = ErrAlreadyExists // 150002
 	// noSuchChange: a rollback by change_id alone found no change made with
 	// that change_id, so nothing moved. 150004 is the error table's "score
 	// statement not found"; 1005 is what 3.4's own example answers (marked
@@ -76,7 +75,7 @@ func NewChangeID() string {
 // ScoreChangeRequest moves a member's points (section 3.3). Every field is
 // required (NOTES.md #12: the table, revised in V2.1, wins over the example).
 type ScoreChangeRequest struct {
-	// OpenID is the member's open_id, or the member's phone number.
+	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string `json:"open_id"`
 	// Score is the number of points to move, above zero.
 	Score int64 `json:"score"`
@@ -130,7 +129,7 @@ type ScoreChangeResult struct {
 // and set ChangeID to the change's own id: the gateway reverses the change if
 // it happened, or answers that it found none (NOTES.md #13).
 type ScoreRollbackRequest struct {
-	// OpenID is the member's open_id, or the member's phone number.
+	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string `json:"open_id"`
 	// StatementID is the change's statement_id; optional, see above.
 	StatementID string `json:"statement_id,omitempty"`
@@ -156,7 +155,7 @@ type ScoreRollbackResult struct {
 // ScoreRecordsRequest selects one page of a member's score records (section
 // 3.5). PageNo 0 means 1, PageSize 0 means 10; PageSize is at most 100.
 type ScoreRecordsRequest struct {
-	// OpenID is the member's open_id, or the member's phone number.
+	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string
 	// ScoreType selects income, expense or both (ScoreAll, the zero value).
 	ScoreType ScoreType
@@ -180,115 +179,75 @@ type ScoreRecordPage = Page[ScoreRecord]
 // defaultScorePageSize is 3.5's page size when none is asked for.
 const defaultScorePageSize = 10
 
-// Change adds or subtracts points, exactly once.
+// Change adds or subtracts points (3.3), exactly once: see "Score changes:
+// exactly once" in the package documentation.
 //
-// The gateway deduplicates changes on change_id, so a request sent again
-// with the same ChangeID never applies twice: the gateway answers 150002,
-// and Change returns a result with AlreadyApplied set and no error. A
-// "system busy" answer (500) is repeated with the same ChangeID for that
-// reason.
-//
-// When an attempt ends without a definite answer (a timeout, a reset, a
-// proxy's error page, a cut-off answer), nobody knows whether the points
-// moved. Change then resolves the outcome itself, as section 3.4 of the
-// platform document prescribes: it rolls the change back by its change_id
-// alone (no statement_id), repeating until the gateway answers
-// definitively, either that it reversed the change (it had applied and is
-// now undone; 150002 means an earlier rollback already did) or that no
-// change was made with that change_id (nothing moved; 150004, or 1005 as
-// in 3.4's example). Then it sends the change again under a new change_id,
-// and repeats the whole resolution if that too goes unanswered. The new
-// change_id is derived from the old one (26 hex digits of a SHA-256), not
-// drawn at random, so that a resolution run twice from the same change_id,
-// say by a job that crashed before recording its result, sends the same
-// ids and is refused as a duplicate instead of applying the change again.
-// The result's ChangeID names the change_id that finally applied.
-//
-// The RetryPolicy bounds the resolution: at most MaxAttempts sends of the
-// change in all, each rollback repeated like any deduplicated call. A
-// rollback refused for another reason (say 150003: the points it would take
-// back are spent) settles nothing; the error then wraps that refusal. If the
-// caller's context ends, or the budget is spent, before the outcome is
-// settled, Change returns a *ScoreChangeUnresolvedError: errors.Is(err,
-// ErrOutcomeUnknown) holds, its Request carries the change_id of unknown
-// outcome, and Resolve finishes the job later, even from another process
-// (the request is JSON-serialisable). Persist it before anything else.
-//
-// Any other error is definite: the change did not apply. If a resolution
-// ran first, the request's ChangeID may be spent (rolled back), so send the
-// change again only with a NewChangeID, or through Resolve.
-//
-// One race is beyond the document's flow: an original request delayed on
-// its way (in a proxy's queue, say) past the rollback that answered "no
-// such change" is applied when it finally arrives, after the SDK has sent
-// the change again under the new change_id, so the points move twice. The
-// gateway offers no way to fence the old change_id off. A per-attempt
-// timeout (WithTimeout) well above the gateway's own processing time keeps
-// that window small; only a reconciliation against the member's score
-// records (Records) can detect it afterwards.
+// A change_id the gateway has seen (150002) returns a result with
+// AlreadyApplied set and no error; "system busy" is sent again under the
+// same change_id. When an attempt gets no definite answer, Change rolls the
+// change back by its change_id and sends it again under a derived one; the
+// result's ChangeID names the change_id that applied. If that cannot finish
+// within the context and the RetryPolicy, the error is a
+// *ScoreChangeUnresolvedError (it matches ErrOutcomeUnknown): persist its
+// Request and finish with Resolve. Any other error is definite: nothing
+// applied; send the change again only with a NewChangeID, or through Resolve.
 func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (res *ScoreChangeResult, err error) {
-	if err := checkChange(req); err != nil {
+	c := clientOf(s)
+	if req == nil {
+		req = &ScoreChangeRequest{}
+	}
+	if err := c.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
 	// One call for the hooks, however many requests a resolution sends.
-	ctx, trace := s.client.openCall(ctx, &epScoreChange, s.client.hookKey("change_id", req.ChangeID), false)
+	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", req.ChangeID), false)
 	defer func() { trace.close(ctx, &epScoreChange, err) }()
 	r := *req
-	res, err = s.send(ctx, &r)
+	d, _, err := call[statementData](ctx, c, &epScoreChange, &r, "change_id="+r.ChangeID)
+	res, err = changeResult(&r, d, err)
 	if !errors.Is(err, ErrOutcomeUnknown) {
 		return res, err
 	}
 	trace.markResolving()
-	s.client.log.LogAttrs(ctx, slog.LevelWarn, "ump: score change outcome unknown, resolving",
+	c.log.LogAttrs(ctx, slog.LevelWarn, "ump: score change outcome unknown, resolving",
 		slog.String("change_id", r.ChangeID), slog.String("error", err.Error()))
-	return s.resolve(ctx, r, s.client.retry.MaxAttempts-1, err)
+	return s.resolve(ctx, r, c.retry.MaxAttempts-1, err)
 }
 
 // Resolve finishes a score change whose outcome is unknown: req is the
-// change as it was sent, its ChangeID the change_id of unknown outcome (the
-// Request of a *ScoreChangeUnresolvedError, or the request a job persisted
-// before calling Change). Resolve rolls that change back by change_id alone
-// and sends the change again under a derived change_id, as Change does
-// after an unanswered attempt, and answers the same way: a result naming
-// the change_id that applied, a *ScoreChangeUnresolvedError to run Resolve
-// on again later, or a definite error (the change is not applied).
-//
-// Resolve is safe to run more than once on the same request and after a
-// Change that did finish: the change ends up applied once. (A change that
-// stood is rolled back and applied again under a new change_id, so the
-// member's records show the pair.)
+// change as sent, its ChangeID the change_id of unknown outcome (the Request
+// of a *ScoreChangeUnresolvedError). It rolls that change back and sends it
+// again under a derived change_id, as Change does, and answers the same way.
+// It is safe to run more than once, and after a Change that finished: the
+// change ends up applied once (a change that stood is rolled back and
+// applied again, so the member's records show the pair).
 func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (res *ScoreChangeResult, err error) {
-	if err := checkChange(req); err != nil {
-		return nil, err
-	}
-	ctx, trace := s.client.openCall(ctx, &epScoreChange, s.client.hookKey("change_id", req.ChangeID), true)
-	defer func() { trace.close(ctx, &epScoreChange, err) }()
-	return s.resolve(ctx, *req, s.client.retry.MaxAttempts, nil)
-}
-
-func checkChange(req *ScoreChangeRequest) error {
+	c := clientOf(s)
 	if req == nil {
 		req = &ScoreChangeRequest{}
 	}
-	v := checker{method: epScoreChange.method}
-	v.required("open_id", req.OpenID)
-	if req.Score <= 0 {
-		v.add("score", "must be above zero")
+	if err := c.validate(&epScoreChange, req); err != nil {
+		return nil, err
 	}
-	v.required("out_biz_no", req.OutBizNo)
-	if req.OrderAmount < 0 {
-		v.add("order_amount", "must not be negative")
-	}
-	v.required("change_reason", req.ChangeReason)
-	v.required("change_event", string(req.ChangeEvent))
-	v.required("change_id", req.ChangeID)
-	return v.err()
+	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", req.ChangeID), true)
+	defer func() { trace.close(ctx, &epScoreChange, err) }()
+	return s.resolve(ctx, *req, c.retry.MaxAttempts, nil)
 }
 
-// send sends the change once through the request path (which repeats it
-// only where that is safe) and reads a duplicate answer as "applied".
-func (s *ScoreService) send(ctx context.Context, r *ScoreChangeRequest) (*ScoreChangeResult, error) {
-	d, _, err := callKeyed[statementData](ctx, s.client, &epScoreChange, r, "change_id="+r.ChangeID)
+// check requires every field, as the table does.
+func (r *ScoreChangeRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.positive("score", r.Score)
+	v.required("out_biz_no", r.OutBizNo)
+	v.notNegative("order_amount", int64(r.OrderAmount))
+	v.required("change_reason", r.ChangeReason)
+	v.required("change_event", string(r.ChangeEvent))
+	v.required("change_id", r.ChangeID)
+}
+
+// changeResult reads the answer to a change sent under r's change_id: a
+// duplicate (150002) means an earlier send under that change_id applied.
+func changeResult(r *ScoreChangeRequest, d statementData, err error) (*ScoreChangeResult, error) {
 	switch {
 	case err == nil:
 		return &ScoreChangeResult{StatementID: string(d.StatementID), ChangeID: r.ChangeID}, nil
@@ -306,11 +265,17 @@ func (s *ScoreService) resolve(ctx context.Context, r ScoreChangeRequest, sends 
 		if sends <= 0 {
 			return nil, s.unresolved(ctx, r, cause)
 		}
-		if err := s.undo(ctx, &r); err != nil {
+		// Undo the change by its change_id alone (3.4). Nothing of it
+		// stands after a success, a duplicate (reversed before) or "no
+		// such change" (never applied).
+		undo := ScoreRollbackRequest{OpenID: r.OpenID, RollbackScore: r.Score, ChangeID: r.ChangeID}
+		_, _, err := call[statementData](ctx, s.client, &epScoreRollback, &undo, "")
+		if err != nil && !errors.Is(err, duplicateKey) && !errors.Is(err, noSuchChange) {
 			return nil, s.unresolved(ctx, r, err)
 		}
 		r.ChangeID = nextChangeID(r.ChangeID)
-		res, err := s.send(ctx, &r)
+		d, _, err := call[statementData](ctx, s.client, &epScoreChange, &r, "change_id="+r.ChangeID)
+		res, err := changeResult(&r, d, err)
 		sends--
 		var apiErr *APIError
 		switch {
@@ -331,17 +296,6 @@ func (s *ScoreService) resolve(ctx context.Context, r ScoreChangeRequest, sends 
 			return nil, s.unresolved(ctx, r, err)
 		}
 	}
-}
-
-// undo rolls back the change r names by its change_id alone (3.4). nil means
-// nothing of it stands: reversed now, reversed before, or never applied.
-func (s *ScoreService) undo(ctx context.Context, r *ScoreChangeRequest) error {
-	body := ScoreRollbackRequest{OpenID: r.OpenID, RollbackScore: r.Score, ChangeID: r.ChangeID}
-	_, _, err := call[statementData](ctx, s.client, &epScoreRollback, &body)
-	if err == nil || errors.Is(err, duplicateKey) || errors.Is(err, noSuchChange) {
-		return nil
-	}
-	return err
 }
 
 func (s *ScoreService) unresolved(ctx context.Context, r ScoreChangeRequest, cause error) error {
@@ -382,14 +336,7 @@ type ScoreChangeUnresolvedError struct {
 
 // Error implements error. It names the change_id, never the member.
 func (e *ScoreChangeUnresolvedError) Error() string {
-	var b strings.Builder
-	b.WriteString("ump: ")
-	b.WriteString(e.Method)
-	b.WriteString(": outcome unknown (")
-	b.WriteString(e.Key)
-	b.WriteString("), resolution unfinished; finish it with Score.Resolve: ")
-	b.WriteString(e.Err.Error())
-	return b.String()
+	return "ump: " + e.Method + ": outcome unknown (" + e.Key + "), resolution unfinished; finish it with Score.Resolve: " + e.Err.Error()
 }
 
 // Unwrap returns the embedded *OutcomeUnknownError, which unwraps to the
@@ -403,19 +350,14 @@ func (e *ScoreChangeUnresolvedError) Unwrap() error { return &e.OutcomeUnknownEr
 // (A change_id that collides with another call's is refused the same way;
 // NewChangeID makes that practically impossible.)
 func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) (*ScoreRollbackResult, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &ScoreRollbackRequest{}
 	}
-	v := checker{method: epScoreRollback.method}
-	v.required("open_id", req.OpenID)
-	if req.RollbackScore <= 0 {
-		v.add("rollback_score", "must be above zero")
-	}
-	v.required("change_id", req.ChangeID)
-	if err := v.err(); err != nil {
+	if err := c.validate(&epScoreRollback, req); err != nil {
 		return nil, err
 	}
-	d, _, err := call[statementData](ctx, s.client, &epScoreRollback, req)
+	d, _, err := call[statementData](ctx, c, &epScoreRollback, req, "")
 	if errors.Is(err, duplicateKey) {
 		return &ScoreRollbackResult{AlreadyApplied: true}, nil
 	}
@@ -425,23 +367,31 @@ func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) 
 	return &ScoreRollbackResult{StatementID: string(d.StatementID)}, nil
 }
 
+func (r *ScoreRollbackRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.positive("rollback_score", r.RollbackScore)
+	v.required("change_id", r.ChangeID)
+}
+
+func (r *ScoreRecordsRequest) check(v *checker) {
+	v.required("open_id", r.OpenID)
+	v.between("score_type", int64(r.ScoreType), int64(ScoreAll), int64(ScoreExpense))
+	v.page(r.PageRequest, "pageNo", "pageSize")
+}
+
 // Records returns one page of a member's score records, with the paging
 // fields of the answer.
 func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*ScoreRecordPage, error) {
+	c := clientOf(s)
 	if req == nil {
 		req = &ScoreRecordsRequest{}
 	}
-	v := checker{method: epScoreRecords.method}
-	v.required("open_id", req.OpenID)
-	if req.ScoreType < ScoreAll || req.ScoreType > ScoreExpense {
-		v.add("score_type", "must be 0 (all), 1 (income) or 2 (expense)")
-	}
-	pr := v.pageParams(req.PageRequest, "pageNo", "pageSize", defaultScorePageSize)
-	if err := v.err(); err != nil {
+	if err := c.validate(&epScoreRecords, req); err != nil {
 		return nil, err
 	}
+	pr := req.PageRequest.orDefault(defaultScorePageSize)
 	body := scoreRecordsBody{OpenID: req.OpenID, ScoreType: req.ScoreType, PageSize: pr.PageSize, PageNo: pr.PageNo}
-	return listPage(ctx, s.client, &epScoreRecords, body, pr, func(r *scoreRecordData) ScoreRecord {
+	return listPage(ctx, c, &epScoreRecords, body, pr, func(r *scoreRecordData) ScoreRecord {
 		return ScoreRecord{
 			ID: int64(r.ID), Amount: int64(r.Amount), Desc: string(r.Desc),
 			CreateTime: time.Time(r.CreateTime), UpdateTime: time.Time(r.UpdateTime),
@@ -458,6 +408,7 @@ func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*
 //		...
 //	}
 func (s *ScoreService) AllRecords(ctx context.Context, req *ScoreRecordsRequest) iter.Seq2[ScoreRecord, error] {
+	clientOf(s) // fails here, not when the iteration starts
 	var base ScoreRecordsRequest
 	if req != nil {
 		base = *req

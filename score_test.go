@@ -498,3 +498,15 @@ func TestScoreRollbackDuplicateMeansApplied(t *testing.T) {
 	require.Equal(t, &ScoreRollbackResult{AlreadyApplied: true}, res)
 	require.Len(t, g.calls(), 2)
 }
+
+// The gateway applied a score change but answered with data of a shape the
+// SDK does not expect: the change applied, so Change must not report a
+// definite failure, which would invite a resend under a new change_id.
+func TestAppliedChangeWithUnreadableDataIsNotAFailure(t *testing.T) {
+	c, g := setup(t)
+	g.reply("wk.user.event.score.change", `{"success":true,"error_code":200,"error_message":"","data":"SP016244316351097643"}`)
+	res, err := c.Score.Change(context.Background(), validChange())
+	require.NoError(t, err)
+	require.Equal(t, validChange().ChangeID, res.ChangeID)
+	require.Len(t, g.calls(), 1, "sent once, no resolution")
+}

@@ -14,8 +14,8 @@ type SMSService service
 // second send costs the member another message and the day's quota, and a
 // verification code may be spent by its first check.
 var (
-	epSMSSend   = endpoint{method: "wk.sms.verify.send", blankIsSuccess: true}
-	epSMSVerify = endpoint{method: "wk.sms.verify.judge", blankIsSuccess: true}
+	epSMSSend   = endpoint{method: "wk.sms.verify.send", retry: retryNever, blankIsSuccess: true}
+	epSMSVerify = endpoint{method: "wk.sms.verify.judge", retry: retryNever, blankIsSuccess: true}
 )
 
 type smsSendBody struct {
@@ -27,38 +27,42 @@ type smsVerifyBody struct {
 	VerifyCode string `json:"verify_code"`
 }
 
+func (b *smsSendBody) check(v *checker) {
+	v.required("target", b.Target)
+	v.phone("target", b.Target)
+}
+
+func (b *smsVerifyBody) check(v *checker) {
+	v.required("phone", b.Phone)
+	v.phone("phone", b.Phone)
+	v.required("verify_code", b.VerifyCode)
+}
+
 // SendCode sends a verification code by SMS to phone, a mainland mobile
 // number (6.1). The platform's limits surface as errors matching
 // ErrSMSDailyLimit, ErrSMSInvalidPhone or ErrSMSSendFailed. If no definite
 // answer came back the error matches ErrOutcomeUnknown: the message may have
 // gone out.
 func (s *SMSService) SendCode(ctx context.Context, phone string) error {
-	v := checker{method: epSMSSend.method}
-	v.required("target", phone)
-	v.phone("target", phone)
-	if err := v.err(); err != nil {
+	c := clientOf(s)
+	body := smsSendBody{Target: phone}
+	if err := c.validate(&epSMSSend, &body); err != nil {
 		return err
 	}
-	return s.send(ctx, &epSMSSend, smsSendBody{Target: phone})
+	_, _, err := call[json.RawMessage](ctx, c, &epSMSSend, &body, "")
+	return err
 }
 
 // VerifyCode checks the code the member received for phone (6.2). nil means
 // the code is right; a wrong code fails with an error matching
 // ErrSMSCodeWrong.
 func (s *SMSService) VerifyCode(ctx context.Context, phone, code string) error {
-	v := checker{method: epSMSVerify.method}
-	v.required("phone", phone)
-	v.phone("phone", phone)
-	v.required("verify_code", code)
-	if err := v.err(); err != nil {
+	c := clientOf(s)
+	body := smsVerifyBody{Phone: phone, VerifyCode: code}
+	if err := c.validate(&epSMSVerify, &body); err != nil {
 		return err
 	}
-	return s.send(ctx, &epSMSVerify, smsVerifyBody{Phone: phone, VerifyCode: code})
-}
-
-// send makes a call whose answer carries nothing but success or failure;
-// whatever data a success holds is ignored.
-func (s *SMSService) send(ctx context.Context, ep *endpoint, body any) error {
-	_, _, err := call[json.RawMessage](ctx, s.client, ep, body)
+	// Whatever data a success holds is ignored.
+	_, _, err := call[json.RawMessage](ctx, c, &epSMSVerify, &body, "")
 	return err
 }

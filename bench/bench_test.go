@@ -135,7 +135,7 @@ func stub(b *testing.B) (*ump.Client, *floorClient) {
 func runPair(b *testing.B, sdk *ump.Client, floor *floorClient, parallel bool) {
 	ctx := context.Background()
 	sdkCall := func() error {
-		m, err := sdk.Member.Get(ctx, ump.MemberQuery{Phone: phone})
+		m, err := sdk.Member.Get(ctx, &ump.MemberQuery{Phone: phone})
 		if err == nil && m.UserNum == "" {
 			b.Fatal("sdk: empty member")
 		}
@@ -182,7 +182,7 @@ func runPair(b *testing.B, sdk *ump.Client, floor *floorClient, parallel bool) {
 func calls(b *testing.B, sdk *ump.Client, floor *floorClient) (sdkCall, floorCall func() error) {
 	ctx := context.Background()
 	sdkCall = func() error {
-		_, err := sdk.Member.Get(ctx, ump.MemberQuery{Phone: phone})
+		_, err := sdk.Member.Get(ctx, &ump.MemberQuery{Phone: phone})
 		return err
 	}
 	floorCall = func() error {

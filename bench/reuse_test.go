@@ -99,7 +99,7 @@ func TestExpiredTokenRefreshedOnceForManyCallers(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, errs[i] = c.Member.Get(context.Background(), ump.MemberQuery{Phone: phone})
+			_, errs[i] = c.Member.Get(context.Background(), &ump.MemberQuery{Phone: phone})
 		}()
 	}
 	close(start)
@@ -126,13 +126,13 @@ func TestSequentialCallsReuseOneConnection(t *testing.T) {
 	ctx := context.Background()
 
 	// The first call dials and starts the connection's goroutines.
-	_, err := c.Member.Get(ctx, ump.MemberQuery{Phone: phone})
+	_, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: phone})
 	require.NoError(t, err)
 	before := runtime.NumGoroutine()
 
 	const calls = 10000
 	for i := range calls {
-		m, err := c.Member.Get(ctx, ump.MemberQuery{Phone: phone})
+		m, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: phone})
 		require.NoError(t, err, "call %d", i)
 		require.Equal(t, "58500000003", m.UserNum)
 	}
@@ -157,7 +157,7 @@ func TestFloorMatchesSDK(t *testing.T) {
 	sdk := newSDK(t, g.srv.URL, newHTTPTransport(), validToken())
 	floor := newFloor(g.srv.URL, newHTTPTransport())
 
-	want, err := sdk.Member.Get(ctx, ump.MemberQuery{Phone: phone})
+	want, err := sdk.Member.Get(ctx, &ump.MemberQuery{Phone: phone})
 	require.NoError(t, err)
 	got, err := floor.getMember(ctx, floorQuery{Phone: phone})
 	require.NoError(t, err)

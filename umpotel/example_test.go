@@ -39,7 +39,7 @@ func ExampleNew() {
 		return
 	}
 	ctx := context.Background()
-	if _, err := c.Member.Get(ctx, ump.MemberQuery{OpenID: openID}); err != nil {
+	if _, err := c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID}); err != nil {
 		fmt.Println(err)
 		return
 	}

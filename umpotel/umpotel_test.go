@@ -114,10 +114,10 @@ func journey(t *testing.T, ctx context.Context, r *rig) []string {
 	require.NoError(t, err)
 	openID, err := c.Member.Create(ctx, &ump.CreateMemberRequest{ProjectID: "18756", Nickname: "Quick Start", Phone: phone})
 	made("wk.user.info.add", err)
-	_, err = c.Member.Get(ctx, ump.MemberQuery{Phone: phone})
+	_, err = c.Member.Get(ctx, &ump.MemberQuery{Phone: phone})
 	made("wk.user.info.query", err)
 	srv.Fail("wk.user.info.query", umptest.Fault{Kind: umptest.HTMLPage, Times: 1}) // echoes access_token and sign
-	_, err = c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err = c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	made("wk.user.info.query", err)
 	code, err := c.Member.GenerateCode(ctx, openID)
 	made("wk.user.code.generate", err)
@@ -159,8 +159,8 @@ func journey(t *testing.T, ctx context.Context, r *rig) []string {
 	made("wk.coupon.template.add", err)
 	numbers := []string{"QS-001-C1", "QS-001-C2"}
 	_, err = c.Coupon.Give(ctx, &ump.GiveCouponsRequest{ThirdCouponID: tpl, Number: 1, CouponSet: []ump.CouponGrant{
-		{OpenIDOrPhone: phone, ParamsType: ump.ParamsPhone, CouponNumber: numbers[0]},
-		{OpenIDOrPhone: openID, ParamsType: ump.ParamsOpenID, CouponNumber: numbers[1]},
+		{OpenID: phone, ParamsType: ump.ParamsPhone, CouponNumber: numbers[0]},
+		{OpenID: openID, ParamsType: ump.ParamsOpenID, CouponNumber: numbers[1]},
 	}})
 	made("wk.coupon.give", err)
 	for _, err := range c.Coupon.AllUserCoupons(ctx, &ump.UserCouponsRequest{OpenID: openID, Status: ump.CouponValid}) {
@@ -182,7 +182,7 @@ func journey(t *testing.T, ctx context.Context, r *rig) []string {
 	require.ErrorIs(t, err, ump.ErrOutcomeUnknown)
 	calls = append(calls, "wk.sms.verify.send")
 
-	_, err = c.Member.Get(ctx, ump.MemberQuery{OpenID: openID})
+	_, err = c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
 	made("wk.user.info.query", err)
 	return calls
 }

@@ -31,7 +31,7 @@ func couponWorld(t *testing.T) (*world, string) {
 	for _, g := range []struct{ tpl, number string }{{"tpl-cash", "C-1"}, {"tpl-cash", "C-2"}, {"tpl-off", "D-1"}} {
 		w.clock.Advance(time.Minute)
 		_, err := w.sdk.Coupon.Give(ctx, &ump.GiveCouponsRequest{ThirdCouponID: g.tpl, Number: 1,
-			CouponSet: []ump.CouponGrant{{OpenIDOrPhone: m.OpenID, ParamsType: ump.ParamsOpenID, CouponNumber: g.number}}})
+			CouponSet: []ump.CouponGrant{{OpenID: m.OpenID, ParamsType: ump.ParamsOpenID, CouponNumber: g.number}}})
 		require.NoError(t, err)
 	}
 	_, err = w.sdk.Coupon.SyncStatus(ctx, &ump.CouponStatusRequest{ThirdCouponCode: "C-2", OpenID: m.OpenID, Status: ump.CouponUsed})

@@ -85,7 +85,7 @@ func (a *cli) memberGetCommand() *cobra.Command {
 		Example: "  ump member get --phone 13800000000\n  ump member get --open-id 5f0c... -o table",
 		Args:    cobra.NoArgs,
 		RunE: a.actWithClient(func(ctx context.Context, s *session, _ *cobra.Command, _ []string) error {
-			m, err := s.Member.Get(ctx, q)
+			m, err := s.Member.Get(ctx, &q)
 			if err != nil {
 				return withFlags(err, memberFlags)
 			}
@@ -155,7 +155,7 @@ func (a *cli) memberLevelsCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: a.actWithClient(func(ctx context.Context, s *session, _ *cobra.Command, _ []string) error {
 			var items []levelView
-			for l, err := range s.Member.AllLevels(ctx, ump.PageRequest{PageSize: 100}) {
+			for l, err := range s.Member.AllLevels(ctx, &ump.PageRequest{PageSize: 100}) {
 				if err != nil {
 					return err
 				}

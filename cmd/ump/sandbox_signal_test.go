@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greedc/ump-go/internal/logtest"
+	"github.com/greedc/ump-go/internal/testutil/logtest"
 
 	"github.com/stretchr/testify/require"
 )

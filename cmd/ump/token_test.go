@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	ump "github.com/greedc/ump-go"
-	"github.com/greedc/ump-go/internal/redistest"
+	"github.com/greedc/ump-go/internal/testutil/redistest"
 	"github.com/greedc/ump-go/tokenstore/filestore"
 	"github.com/greedc/ump-go/umptest"
 )

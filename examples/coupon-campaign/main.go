@@ -81,7 +81,7 @@ func (cp campaign) run(ctx context.Context, c *ump.Client, out io.Writer) error 
 	// call, so look the numbers up first.
 	var grants []ump.CouponGrant
 	for i, phone := range cp.phones {
-		_, err := c.Member.Get(ctx, ump.MemberQuery{Phone: phone})
+		_, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: phone})
 		switch {
 		case errors.Is(err, ump.ErrMemberNotBound):
 			say("skipped  %s: not a member", mask(phone))
@@ -89,7 +89,7 @@ func (cp campaign) run(ctx context.Context, c *ump.Client, out io.Writer) error 
 		case err != nil:
 			return fmt.Errorf("look up %s: %w", mask(phone), err)
 		}
-		grants = append(grants, ump.CouponGrant{OpenIDOrPhone: phone, ParamsType: ump.ParamsPhone,
+		grants = append(grants, ump.CouponGrant{OpenID: phone, ParamsType: ump.ParamsPhone,
 			CouponNumber: fmt.Sprintf("%s-%d", cp.id, i+1)})
 	}
 	if len(grants) == 0 {
@@ -109,11 +109,11 @@ func (cp campaign) run(ctx context.Context, c *ump.Client, out io.Writer) error 
 	// What each member holds now. A phone number works wherever an open_id
 	// is asked for; AllUserCoupons walks every page.
 	for _, g := range grants {
-		for uc, err := range c.Coupon.AllUserCoupons(ctx, &ump.UserCouponsRequest{OpenID: g.OpenIDOrPhone}) {
+		for uc, err := range c.Coupon.AllUserCoupons(ctx, &ump.UserCouponsRequest{OpenID: g.OpenID}) {
 			if err != nil {
-				return fmt.Errorf("list coupons of %s: %w", mask(g.OpenIDOrPhone), err)
+				return fmt.Errorf("list coupons of %s: %w", mask(g.OpenID), err)
 			}
-			say("holds    %s: %s %q, code %d, %s until %s", mask(g.OpenIDOrPhone),
+			say("holds    %s: %s %q, code %d, %s until %s", mask(g.OpenID),
 				uc.ThirdCouponCode, uc.Name, uc.CouponCode, statusNames[uc.Status], uc.EndTime.Format("2006-01-02"))
 		}
 	}
@@ -121,21 +121,21 @@ func (cp campaign) run(ctx context.Context, c *ump.Client, out io.Writer) error 
 	// The first member spends the coupon at the till.
 	first := grants[0]
 	order := cp.id + "-ORDER-1"
-	err = c.Coupon.Verify(ctx, &ump.VerifyCouponsRequest{OpenID: first.OpenIDOrPhone, OrderNo: order,
+	err = c.Coupon.Verify(ctx, &ump.VerifyCouponsRequest{OpenID: first.OpenID, OrderNo: order,
 		ThirdCouponCodes: []string{first.CouponNumber}})
 	switch {
 	case errors.Is(err, ump.ErrOutcomeUnknown):
-		return fmt.Errorf("verify: the answer was lost; list %s's used coupons before trying again: %w", mask(first.OpenIDOrPhone), err)
+		return fmt.Errorf("verify: the answer was lost; list %s's used coupons before trying again: %w", mask(first.OpenID), err)
 	case errors.Is(err, ump.ErrCouponStatusUpdateFailed): // 130003: used, expired or withdrawn
 		return fmt.Errorf("verify: coupon %s cannot be used: %w", first.CouponNumber, err)
 	case err != nil:
 		return fmt.Errorf("verify: %w", err)
 	}
-	used, err := c.Coupon.ListUserCoupons(ctx, &ump.UserCouponsRequest{OpenID: first.OpenIDOrPhone, Status: ump.CouponUsed})
+	used, err := c.Coupon.ListUserCoupons(ctx, &ump.UserCouponsRequest{OpenID: first.OpenID, Status: ump.CouponUsed})
 	if err != nil {
 		return fmt.Errorf("list used coupons: %w", err)
 	}
-	say("used     %s on order %s; %s has %d used coupon(s)", first.CouponNumber, order, mask(first.OpenIDOrPhone), used.TotalCount)
+	say("used     %s on order %s; %s has %d used coupon(s)", first.CouponNumber, order, mask(first.OpenID), used.TotalCount)
 	return nil
 }
 

@@ -140,7 +140,7 @@ func syncBatch(ctx context.Context, c *ump.Client, sales []Sale, out io.Writer) 
 				fields = append(fields, f.Field+" "+f.Reason)
 			}
 			reject(s.OrderNo, "not sent: "+strings.Join(fields, "; "))
-		case errors.Is(err, ump.ErrDuplicateChangeID): // 150002: this order_no is on the platform
+		case errors.Is(err, ump.ErrAlreadyExists): // 150002: this order_no is on the platform
 			r.Synced = append(r.Synced, s.OrderNo)
 			fmt.Fprintf(out, "synced     %s: the platform had it already\n", s.OrderNo)
 		case errors.As(err, &apiErr): // the platform said no: ErrMemberNotBound, ErrOrderNotFound, ...

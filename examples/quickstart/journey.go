@@ -45,8 +45,8 @@ func (j journey) walk(ctx context.Context, c *ump.Client, out io.Writer) error {
 	// Members (3.1, 3.2): register, then look up by phone and by open_id.
 	openID, err := c.Member.Create(ctx, &ump.CreateMemberRequest{ProjectID: j.project, Nickname: "Quick Start", Phone: j.phone})
 	switch {
-	case errors.Is(err, ump.ErrDuplicateChangeID): // 150002: the phone is registered already
-		m, err := c.Member.Get(ctx, ump.MemberQuery{Phone: j.phone})
+	case errors.Is(err, ump.ErrAlreadyExists): // 150002: the phone is registered already
+		m, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: j.phone})
 		if err != nil {
 			return fmt.Errorf("look up registered member: %w", err)
 		}
@@ -60,12 +60,12 @@ func (j journey) walk(ctx context.Context, c *ump.Client, out io.Writer) error {
 	if openID == "" {
 		openID = j.phone // every call that takes an open_id takes the phone too
 	}
-	m, err := c.Member.Get(ctx, ump.MemberQuery{Phone: j.phone})
+	m, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: j.phone})
 	if err != nil {
 		return fmt.Errorf("look up by phone: %w", err)
 	}
 	say("lookup:   by phone: %s, level %d (%s), %d points", m.Nickname, m.LevelNumber, m.LevelName, m.Score)
-	if m, err = c.Member.Get(ctx, ump.MemberQuery{OpenID: openID}); err != nil {
+	if m, err = c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID}); err != nil {
 		return fmt.Errorf("look up by open_id: %w", err)
 	}
 	say("lookup:   by open_id: the same member (%s), member number %s", mask(m.Phone), m.UserNum)
@@ -144,8 +144,8 @@ func (j journey) walk(ctx context.Context, c *ump.Client, out io.Writer) error {
 	say("coupons:  template %s created, platform id %d", tpl, tplID)
 	numbers := []string{"QS-" + j.run + "-C1", "QS-" + j.run + "-C2"} // our own coupon numbers
 	given, err := c.Coupon.Give(ctx, &ump.GiveCouponsRequest{ThirdCouponID: tpl, Number: 1, CouponSet: []ump.CouponGrant{
-		{OpenIDOrPhone: openID, ParamsType: ump.ParamsOpenID, CouponNumber: numbers[0]},
-		{OpenIDOrPhone: openID, ParamsType: ump.ParamsOpenID, CouponNumber: numbers[1]},
+		{OpenID: openID, ParamsType: ump.ParamsOpenID, CouponNumber: numbers[0]},
+		{OpenID: openID, ParamsType: ump.ParamsOpenID, CouponNumber: numbers[1]},
 	}})
 	if err != nil {
 		return fmt.Errorf("give coupons: %w", err)
@@ -196,7 +196,7 @@ func (j journey) walk(ctx context.Context, c *ump.Client, out io.Writer) error {
 		say("sms:      code checked")
 	}
 
-	if m, err = c.Member.Get(ctx, ump.MemberQuery{OpenID: openID}); err != nil {
+	if m, err = c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID}); err != nil {
 		return fmt.Errorf("look up balance: %w", err)
 	}
 	say("balance:  %d points, growth %d, level %d (%s)", m.Score, m.GrowthValue, m.LevelNumber, m.LevelName)

@@ -49,7 +49,7 @@ func RequireServes(t *testing.T, g *umptest.Server, c *ump.Client, tok string) {
 	require.NoError(t, err)
 	require.Equal(t, tok, got)
 	before := g.Stats()
-	_, err = c.Member.Get(ctx(t), ump.MemberQuery{Phone: Phone})
+	_, err = c.Member.Get(ctx(t), &ump.MemberQuery{Phone: Phone})
 	require.NoError(t, err)
 	after := g.Stats()
 	require.Equal(t, before.TokenObtains, after.TokenObtains, "the call needed an obtain")

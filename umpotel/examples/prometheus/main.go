@@ -97,7 +97,7 @@ func newDemo() (*demo, error) {
 
 // lookup is the demo's traffic: one member lookup.
 func (d *demo) lookup(ctx context.Context) error {
-	_, err := d.client.Member.Get(ctx, ump.MemberQuery{OpenID: d.openID})
+	_, err := d.client.Member.Get(ctx, &ump.MemberQuery{OpenID: d.openID})
 	return err
 }
 

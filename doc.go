@@ -1,0 +1,83 @@
+// Package ump is the Go SDK for the Gree Real Estate member open platform
+// (格力地产会员开放平台): typed calls for the gateway's nineteen methods, with
+// signing, access tokens shared safely across processes, retries that never
+// apply a call twice, and errors that carry the platform's own codes.
+//
+// A Client is built once with NewClient and shared; it is safe for
+// concurrent use:
+//
+//	c, err := ump.NewClient(appID, appSecret, ump.WithBaseURL(baseURL))
+//	m, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: "13800000000"})
+//
+// Package umptest provides an in-process gateway for tests.
+//
+// # Retries and unknown outcomes
+//
+// Every attempt gets a fresh timestamp and sign over the same body bytes. An
+// attempt that failed before its request was written (DNS, dial) is always
+// sent again. Otherwise it ended with a definite answer (success or a
+// refusal, returned as it is), with "system busy" (code 500: a definite
+// refusal, nothing applied), or with no definite answer (a timeout, a
+// reset, HTTP 502/503/504, a proxy's page, a cut-off answer: the gateway
+// may have applied the call). What follows depends on the call's retry
+// class, each call's stated here once:
+//
+//	class      calls                                   busy        no definite answer
+//	safe       Member.Get, GetByCode, GenerateCode,    sent again  sent again
+//	           ListLevels, Score.Records,
+//	           Coupon.SyncStatus, ListUserCoupons
+//	keyed      Score.Rollback,                         sent again  sent again; unknown outcome
+//	           Order.ResolveConsume, ResolveRefund                 if the retries end after it
+//	busy-only  Score.Change (and Score.Resolve)        sent again  resolved by Change (below)
+//	never      Member.Create, Order.SyncConsume,       returned    unknown outcome
+//	           SyncRefund, Coupon.CreateTemplate,
+//	           Give, Verify, SMS.SendCode, VerifyCode,
+//	           Client.Raw, the token calls
+//
+// "Sent again" follows the RetryPolicy (WithRetry) and ends when the
+// context ends. An unknown outcome is an *OutcomeUnknownError
+// (errors.Is(err, ErrOutcomeUnknown)): nobody knows whether the call
+// applied, so it must be settled, not simply sent again. Its Key names the
+// request where it has one: "order_no=..." (settle with
+// Order.ResolveConsume or ResolveRefund, which send the same order_no again
+// and read a duplicate answer, 150002, as "it had applied") or
+// "change_id=...". Calls without a key (member creation, coupon give and
+// verify, SMS) are settled by looking first: Member.Get by phone,
+// Coupon.AllUserCoupons.
+//
+// # Score changes: exactly once
+//
+// The gateway deduplicates score changes and rollbacks on change_id: a
+// change_id it has seen is refused with 150002, which Change and Rollback
+// report as AlreadyApplied, not as an error. When a change gets no definite
+// answer, Change settles it as section 3.4 of the document prescribes: it
+// rolls the change back by its change_id alone until the gateway answers
+// (reversed, or no such change), then sends the change again under a
+// change_id derived from the old one, and returns the change_id that
+// applied. If that cannot finish within the context and the RetryPolicy,
+// the error is a *ScoreChangeUnresolvedError whose Request Score.Resolve
+// finishes later, from any process. One race stays open: an original
+// request delayed in the network past the rollback that answered "no such
+// change" applies when it arrives, after the change was sent again; a
+// per-attempt timeout (WithTimeout) well above the gateway's processing
+// time keeps that window small.
+//
+// # Tokens
+//
+// The platform issues one fresh token and 20 refreshes per app per Beijing
+// day; an access token lives two hours. The SDK refreshes shortly before
+// expiry (WithTokenRefreshWindow), lets one goroutine (and, through a
+// shared TokenStore, one process) renew while the others keep the current
+// token, counts every token call before making it and stops short of the
+// limit (WithTokenBudget, ErrTokenBudgetExhausted), never obtains a fresh
+// token while a usable refresh token exists, and after a rejected token
+// (HTTP 401, or WithTokenInvalidCodes) refreshes once and sends the call
+// once more.
+//
+// # Clock
+//
+// Timestamps, token expiry and the Beijing day of the token budget come
+// from the client's clock (WithClock; time.Now by default). The gateway
+// refuses a timestamp a few seconds off its own time, so hosts need a
+// synchronised clock.
+package ump
