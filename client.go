@@ -101,6 +101,8 @@ type settings struct {
 	budget        TokenBudget
 	maxBody       int64
 	hooks         *Hooks
+	// maxConnsPerHost bounds the default transport; see WithMaxConnsPerHost.
+	maxConnsPerHost int
 }
 
 // Option configures a Client. Options validate their arguments; NewClient
@@ -125,7 +127,8 @@ func WithBaseURL(base string) Option {
 
 // WithHTTPClient sets the http.Client whose Transport carries the requests.
 // The Client copies it and sets the copy's Timeout from WithTimeout; the
-// caller's value is not modified.
+// caller's value is not modified. The Transport keeps its own settings:
+// WithMaxConnsPerHost says which ones matter at peak load.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {
@@ -285,6 +288,9 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 		if err := opt(&s); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.checkTransportOptions(); err != nil {
+		return nil, err
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -238,7 +238,7 @@ func listed(ctx context.Context, f *fixture, number string) (bool, ump.CouponSta
 func statements(f *fixture, kind, orderNo string) int {
 	n := 0
 	for _, s := range f.srv.Ledger(f.openID) {
-		if s.Kind == kind && s.OrderNo == orderNo && s.ReversedBy == "" {
+		if s.Kind == kind && s.OrderNo == orderNo && len(s.ReversedBy) == 0 {
 			n++
 		}
 	}
@@ -615,7 +615,7 @@ func TestScoreChangesUnderLoss(t *testing.T) {
 
 	standing := map[string][]string{}
 	for _, s := range srv.Ledger(openID) {
-		if s.Kind == umptest.KindChange && s.ReversedBy == "" {
+		if s.Kind == umptest.KindChange && len(s.ReversedBy) == 0 {
 			standing[s.OrderNo] = append(standing[s.OrderNo], s.ChangeID)
 		}
 	}
@@ -682,7 +682,7 @@ func TestScoreResolveAfterRestart(t *testing.T) {
 	standing := func() []string {
 		var ids []string
 		for _, s := range srv.Ledger(openID) {
-			if s.Kind == umptest.KindChange && s.ReversedBy == "" {
+			if s.Kind == umptest.KindChange && len(s.ReversedBy) == 0 {
 				ids = append(ids, s.ChangeID)
 			}
 		}

@@ -13,10 +13,7 @@ func newTransport(s settings) *resty.Client {
 	if s.httpClient != nil {
 		hc = *s.httpClient
 	} else {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns = 256
-		t.MaxIdleConnsPerHost = 64 // the default of 2 reconnects under load
-		hc.Transport = t
+		hc.Transport = defaultHTTPTransport(s.maxConnsPerHost)
 	}
 	hc.Timeout = s.timeout
 	rc := resty.NewWithClient(&hc)

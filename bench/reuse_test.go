@@ -137,7 +137,11 @@ func TestSequentialCallsReuseOneConnection(t *testing.T) {
 		require.Equal(t, "58500000003", m.UserNum)
 	}
 
-	assert.Equal(t, int64(1), g.newConns.Load(), "connections opened for %d sequential calls", calls+1)
+	// One connection carries them all; net/http may dial a spare when the
+	// next request starts before the connection's reader has put it back in
+	// the idle pool (a loaded machine), so a few are no leak. A leak opens
+	// one per call.
+	assert.LessOrEqual(t, g.newConns.Load(), int64(3), "connections opened for %d sequential calls", calls+1)
 	assert.Equal(t, int64(0), g.badSign.Load(), "requests with a bad sign")
 	const slack = 2
 	after := runtime.NumGoroutine()

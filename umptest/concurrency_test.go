@@ -45,7 +45,8 @@ func TestLedgerStaysConsistentUnder64Clients(t *testing.T) {
 					event = "event_subtract" // may find too few points: 150003
 				}
 				changeID := fmt.Sprintf("g%d-%d", g, i)
-				body := changeBody(id, changeID, event, int64(1+(g*7+i)%15))
+				points := int64(1 + (g*7+i)%15)
+				body := changeBody(id, changeID, event, points)
 				a := sendE(hc, srv, "wk.user.event.score.change", raw{value: tok, body: body})
 				if a.err != nil {
 					t.Errorf("%s: %v", changeID, a.err)
@@ -64,7 +65,7 @@ func TestLedgerStaysConsistentUnder64Clients(t *testing.T) {
 				// after a lost answer.
 				rolled := false
 				if i%3 == 0 {
-					rb := sendE(hc, srv, "wk.user.event.score.rollback", raw{value: tok, body: js(map[string]any{"open_id": id, "change_id": changeID})})
+					rb := sendE(hc, srv, "wk.user.event.score.rollback", raw{value: tok, body: js(map[string]any{"open_id": id, "change_id": changeID, "rollback_score": points})})
 					rolled = rb.success()
 					if !applied && rb.code() != 150004 {
 						t.Errorf("%s: rollback of a change never made: %s", changeID, rb.body)

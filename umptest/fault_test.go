@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,9 +60,41 @@ func TestEachFaultKind(t *testing.T) {
 		{umptest.Fault{Kind: umptest.DropAfterApply}, true, func(t *testing.T, a answer) {
 			require.Error(t, a.err)
 		}},
+		{umptest.Fault{Kind: umptest.Redirect}, false, func(t *testing.T, a answer) {
+			require.Equal(t, http.StatusTemporaryRedirect, a.status)
+			loc := a.header.Get("Location")
+			require.True(t, strings.HasPrefix(loc, "http://redirect.invalid/gw/gateway/wk.user.event.score.change/v1?"), loc)
+			require.Contains(t, loc, "access_token=", "the credentials travel, as a hijacker would want")
+		}},
+		{umptest.Fault{Kind: umptest.Redirect, Status: http.StatusMovedPermanently, Location: "https://elsewhere.example/"}, false, func(t *testing.T, a answer) {
+			require.Equal(t, http.StatusMovedPermanently, a.status)
+			require.True(t, strings.HasPrefix(a.header.Get("Location"), "https://elsewhere.example/gw/gateway/"), a.header.Get("Location"))
+		}},
+		{umptest.Fault{Kind: umptest.EchoRequest}, false, func(t *testing.T, a answer) {
+			require.Equal(t, http.StatusOK, a.status)
+			require.Equal(t, int64(1001), a.code())
+			msg := a.env["error_message"].(string)
+			for _, echoed := range []string{"access_token=", "sign=", `"change_id":"c1"`, umptest.DefaultAppSecret} {
+				require.Contains(t, msg, echoed)
+				require.Contains(t, a.env["data"], echoed)
+			}
+		}},
+		{umptest.Fault{Kind: umptest.OddData}, true, func(t *testing.T, a answer) {
+			require.True(t, a.success(), "%s", a.body)
+			require.IsType(t, []any{}, a.env["data"], "an array where 3.3 answers an object")
+		}},
+		{umptest.Fault{Kind: umptest.HugeAnswer, Size: 256 << 10}, true, func(t *testing.T, a answer) {
+			require.Greater(t, len(a.body), 256<<10)
+			require.True(t, a.success(), "valid JSON, still a success")
+			require.Contains(t, a.env, "data")
+		}},
+		{umptest.Fault{Kind: umptest.NoDate}, true, func(t *testing.T, a answer) {
+			require.True(t, a.success(), "%s", a.body)
+			require.NotContains(t, a.header, "Date")
+		}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.fault.Kind.String(), func(t *testing.T) {
+		t.Run(tc.fault.Kind.String()+"/"+strconv.Itoa(tc.fault.Status), func(t *testing.T) {
 			srv := umptest.NewServer(umptest.WithClock(umptest.NewClock(t0)))
 			defer srv.Close()
 			hc := newHTTPClient(t)

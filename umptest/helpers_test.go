@@ -62,11 +62,13 @@ func (a answer) code() int64 {
 
 func (a answer) success() bool { return a.env["success"] == true }
 
-// newHTTPClient returns a client whose idle connections close with the test.
+// newHTTPClient returns a client that follows no redirect and whose idle
+// connections close with the test.
 func newHTTPClient(t *testing.T) *http.Client {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // sendE sends r to the gateway method; safe to call from any goroutine.

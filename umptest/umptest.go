@@ -1,20 +1,24 @@
 package umptest
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/greedc/ump-go"
-	"github.com/greedc/ump-go/internal/platform"
+	"github.com/greedc/ump-go/umptest/internal/engine"
 )
 
 // The app a server serves unless WithApp says otherwise.
@@ -23,99 +27,35 @@ const (
 	DefaultAppSecret = "umptest-secret-0123456789abcdef"
 )
 
-// MaxRequests is how many requests a server remembers for Requests; older
-// ones are forgotten first.
-const MaxRequests = 10000
-
-// maxBody caps a request body; a larger one is refused as 1001.
-const maxBody = 1 << 20
-
-type config struct {
-	appID, appSecret string
-	clock            *Clock
-	logger           *slog.Logger
-	seed             uint64
-	grace            time.Duration
-	obtains          int
-	refreshes        int
-	codeTTL          time.Duration
-	smsPerDay        int
-	tls              bool
-}
-
-// Option configures a Handler or Server.
-type Option func(*config)
-
-// WithApp sets the app id and secret the server accepts. The default is
-// DefaultAppID and DefaultAppSecret.
-func WithApp(appID, appSecret string) Option {
-	return func(c *config) { c.appID, c.appSecret = appID, appSecret }
-}
-
-// WithClock sets the server's clock. The default follows real time.
-func WithClock(clk *Clock) Option {
-	return func(c *config) {
-		if clk != nil {
-			c.clock = clk
-		}
-	}
-}
-
-// WithLogger logs each call at info level: the gateway method, the HTTP
-// verb and status, the envelope's code and any fault. It never logs the
-// query or body, so never a secret, token, sign or phone number. The default
-// discards.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l != nil {
-			c.logger = l
-		}
-	}
-}
-
-// WithSeed seeds the generator behind tokens, open_ids, codes and the Rate
-// of faults, so a test is reproducible. The default seed is 1.
-func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
-
-// WithRefreshGrace lets an access token keep working for d after an obtain
-// or refresh replaced it. By default it stops at once; a negative d keeps
-// every access token working until its own expiry.
-func WithRefreshGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
-
-// WithTokenLimits sets how many obtains (2.1) and refreshes (2.2) the app may
-// make per Beijing day; a negative number means no limit. The default is
-// the document's: 1 and 20.
-func WithTokenLimits(obtainsPerDay, refreshesPerDay int) Option {
-	return func(c *config) { c.obtains, c.refreshes = obtainsPerDay, refreshesPerDay }
-}
-
-// WithMemberCodeTTL sets how long a member code (3.6) parses. The default
-// is 60 s.
-func WithMemberCodeTTL(d time.Duration) Option { return func(c *config) { c.codeTTL = d } }
-
-// WithSMSPerDay sets how many SMS codes one phone may receive per Beijing
-// day. The default is 10.
-func WithSMSPerDay(n int) Option { return func(c *config) { c.smsPerDay = n } }
-
-// WithTLS makes NewServer serve HTTPS, like the real gateway; Server.Client
-// trusts its certificate. NewHandler ignores it.
-func WithTLS() Option { return func(c *config) { c.tls = true } }
+// The defaults of WithRequestHistory and WithMaxBodyBytes.
+const (
+	// MaxRequests is how many requests a server remembers for Requests;
+	// older ones are forgotten first.
+	MaxRequests = 10000
+	// MaxRequestBytes bounds the bytes of the remembered requests (their
+	// bodies and queries), so a flood of large requests cannot grow the
+	// history without bound.
+	MaxRequestBytes = 16 << 20
+	// MaxBodyBytes is the largest request body the server reads; a larger
+	// one is refused with HTTP 413 and a plain-text reason.
+	MaxBodyBytes = 1 << 20
+)
 
 // Handler is the emulated gateway as an http.Handler, with its state. Serve
 // it on any address (`ump sandbox` does); NewServer serves it on an
 // httptest server. It is safe for concurrent use.
 type Handler struct {
-	p     *platform.Platform
+	p     *engine.Platform
 	clock *Clock
 	log   *slog.Logger
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	faults   map[string][]*fault
-	stats    Stats
-	requests []Request
-	// maxRequests is MaxRequests; a field so tests can lower it.
-	maxRequests int
+	mu      sync.Mutex
+	rng     *rand.Rand
+	faults  map[string][]*fault
+	stats   Stats
+	history history
+	keys    keyLocks
+	maxBody int64
 }
 
 // NewHandler returns an emulated gateway holding the seven levels of the
@@ -134,10 +74,12 @@ func NewHandler(opts ...Option) *Handler {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	return &Handler{
-		p: platform.New(platform.Config{
+		p: engine.New(engine.Config{
 			AppID: cfg.appID, AppSecret: cfg.appSecret, Now: cfg.clock.Now, Seed: cfg.seed,
 			RefreshGrace: cfg.grace, ObtainsPerDay: cfg.obtains, RefreshesPerDay: cfg.refreshes,
-			MemberCodeTTL: cfg.codeTTL, SMSPerDay: cfg.smsPerDay,
+			MemberCodeTTL: cfg.codeTTL, SMSPerDay: cfg.smsPerDay, SMSEnvelope: cfg.smsEnvelope,
+			PageSizeCap: int64(cfg.pageSizeCap), IgnorePageNo: cfg.ignorePageNo, NoTotalCount: cfg.noTotalCount,
+			PerCallCodes: cfg.perCallCodes,
 		}),
 		clock:  cfg.clock,
 		log:    cfg.logger,
@@ -145,7 +87,8 @@ func NewHandler(opts ...Option) *Handler {
 		faults: map[string][]*fault{},
 		stats:  Stats{Calls: map[string]int{}},
 
-		maxRequests: MaxRequests,
+		history: history{maxCount: orDefault(cfg.historyCount, MaxRequests), maxBytes: orDefault(cfg.historyBytes, MaxRequestBytes)},
+		maxBody: cmp.Or(max(cfg.maxBody, 0), MaxBodyBytes),
 	}
 }
 
@@ -230,12 +173,15 @@ func (h *Handler) Stats() Stats {
 
 // Request is a request as the gateway received it.
 type Request struct {
+	// Time is when the request arrived, on the server's clock.
 	Time time.Time
 	// Method is the gateway method; Verb the HTTP method.
 	Method, Verb string
 	// Query is the query without sign, access_token and refresh_token.
 	Query url.Values
-	// Body is the body exactly as received.
+	// Body is the body exactly as received, kept only for a request that
+	// passed the gateway's checks of its timestamp, credential and sign
+	// (nil otherwise), so a stranger's body costs the history nothing.
 	Body []byte
 	// Status is the HTTP status answered (0 when the connection was
 	// dropped); Code the envelope's error code (0 on success).
@@ -245,12 +191,13 @@ type Request struct {
 	Fault FaultKind
 }
 
-// Requests returns the requests received, oldest first (at most the last
-// MaxRequests).
+// Requests returns the requests received, oldest first: the newest that fit
+// WithRequestHistory's bounds (by default the last MaxRequests, holding at
+// most MaxRequestBytes).
 func (h *Handler) Requests() []Request {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]Request(nil), h.requests...)
+	return h.history.all()
 }
 
 // ResetStats forgets the counts and the recorded requests.
@@ -258,7 +205,7 @@ func (h *Handler) ResetStats() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stats = Stats{Calls: map[string]int{}}
-	h.requests = nil
+	h.history.reset()
 }
 
 // Fail makes calls of the gateway method (or of every method, AnyMethod) go
@@ -306,63 +253,175 @@ func (h *Handler) pickFault(method string) *Fault {
 // ServeHTTP implements http.Handler: the fault, if any, then the platform.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	method, _ := platform.ParsePath(r.URL.Path)
-	rec := &Request{Time: h.clock.Now(), Method: method, Verb: r.Method, Query: redactQuery(r.URL.Query()), Body: body}
-	if err != nil {
-		rec.Status, rec.Code = http.StatusRequestEntityTooLarge, platform.CodeInvalidParams
-		h.respond(w, r, rec, start, plain(http.StatusRequestEntityTooLarge, "request body too large\n"))
+	method, _ := engine.ParsePath(r.URL.Path)
+	rec := &Request{Time: h.clock.Now(), Method: method, Verb: r.Method}
+	query, qerr := url.ParseQuery(r.URL.RawQuery)
+	rec.Query = redactQuery(query)
+	body, err := h.readBody(w, r)
+	switch {
+	case errors.As(err, new(*http.MaxBytesError)):
+		rec.Status, rec.Code = http.StatusRequestEntityTooLarge, engine.CodeInvalidParams
+		h.respond(w, r, rec, start, plain(rec.Status, "request body too large: the limit is "+strconv.FormatInt(h.maxBody, 10)+" bytes\n"))
+		return
+	case err != nil:
+		rec.Status, rec.Code = http.StatusBadRequest, engine.CodeInvalidParams
+		h.respond(w, r, rec, start, plain(rec.Status, "request body could not be read: "+err.Error()+"\n"))
+		return
+	case qerr != nil:
+		rec.Status, rec.Code = http.StatusBadRequest, engine.CodeInvalidParams
+		h.respond(w, r, rec, start, plain(rec.Status, "malformed query: "+qerr.Error()+"\n"))
 		return
 	}
 
+	call := engine.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: query, Body: body, Received: rec.Time}
 	f := h.pickFault(method)
 	if f != nil {
 		rec.Fault = f.Kind
-		if f.Delay > 0 {
+		if f.Delay > 0 && f.Kind != LateApply {
 			wait(r.Context(), f.Delay)
 		}
 		if !f.Kind.applies() {
-			h.respond(w, r, rec, start, preApply(r, f, rec))
+			if h.p.Authentic(call) {
+				rec.Body = body
+			}
+			h.respond(w, r, rec, start, h.preApply(r, body, f, rec))
 			return
 		}
 	}
 
-	reply := h.p.Handle(platform.Call{Verb: r.Method, Path: r.URL.Path, Method: method, Query: r.URL.Query(), Body: body})
+	reply := h.apply(call, f)
 	h.count(method, reply)
 	rec.Status, rec.Code = reply.Status, reply.Code
-	answer := envelope(reply.Status, reply.Body)
-	switch {
-	case f != nil && f.Kind == DropAfterApply:
-		rec.Status, answer = 0, drop
-	case f != nil && f.Kind == MalformedBody:
-		rec.Status, answer = http.StatusOK, envelope(http.StatusOK, reply.Body[:len(reply.Body)/2])
+	if reply.Authenticated {
+		rec.Body = body
 	}
-	h.respond(w, r, rec, start, answer)
+	h.respond(w, r, rec, start, postApply(f, reply, rec))
+}
+
+// postApply returns the answer to a call the platform carried out: its
+// reply, or what a fault that strikes after the work makes of it.
+func postApply(f *Fault, reply engine.Reply, rec *Request) func(http.ResponseWriter) {
+	kind := FaultKind(0)
+	if f != nil {
+		kind = f.Kind
+	}
+	switch kind {
+	case DropAfterApply:
+		rec.Status = 0
+		return drop
+	case MalformedBody:
+		rec.Status = http.StatusOK
+		return envelope(http.StatusOK, reply.Body[:len(reply.Body)/2])
+	case OddData:
+		return envelope(reply.Status, oddData(reply.Body))
+	case HugeAnswer:
+		return envelope(reply.Status, padded(reply.Body, orDefault(f.Size, 5<<20)))
+	}
+	return envelope(reply.Status, reply.Body)
+}
+
+// apply hands the call to the engine under its write key, if it has one, so
+// that writes of one key are serialised like a real gateway's: a LateApply
+// call holds the key through its whole delay, and a resend under the same
+// key waits for it, whether or not either client is still there.
+func (h *Handler) apply(call engine.Call, f *Fault) engine.Reply {
+	if key := engine.WriteKey(call); key != "" {
+		defer h.keys.lock(key)()
+	}
+	if f != nil && f.Kind == LateApply && f.Delay > 0 {
+		time.Sleep(f.Delay) // the client's hanging up does not hurry a real gateway
+	}
+	return h.p.Handle(call)
 }
 
 // respond records the request, then answers, then logs: a client that has
 // its answer (or lost its connection) finds the request already recorded.
+// Every answer carries Date from the server's clock, as a real server's
+// carries its own time, unless the fault is NoDate.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec *Request, start time.Time, answer func(http.ResponseWriter)) {
 	h.mu.Lock()
-	if len(h.requests) >= h.maxRequests {
-		h.requests = append(h.requests[:0], h.requests[len(h.requests)-h.maxRequests+1:]...)
-	}
-	h.requests = append(h.requests, *rec)
+	h.history.add(*rec)
 	h.mu.Unlock()
 	defer h.logCall(r.Context(), rec, start) // also when drop aborts the handler
+	if rec.Fault == NoDate {
+		w.Header()["Date"] = nil // net/http adds Date unless told not to
+	} else {
+		w.Header().Set("Date", h.clock.Now().UTC().Format(http.TimeFormat))
+	}
 	answer(w)
+}
+
+// padded returns the JSON object body with a first field of size bytes
+// (HugeAnswer).
+func padded(body []byte, size int) []byte {
+	b := append([]byte(`{"padding":"`), strings.Repeat("x", size)...)
+	b = append(b, '"')
+	rest := bytes.TrimSpace(body[1:])
+	if len(rest) > 0 && rest[0] != '}' {
+		b = append(b, ',')
+	}
+	return append(b, rest...)
+}
+
+// oddData returns an envelope with its data replaced by a value of an
+// unexpected shape (OddData).
+func oddData(body []byte) []byte {
+	var env map[string]json.RawMessage
+	if json.Unmarshal(body, &env) != nil {
+		return body
+	}
+	odd := json.RawMessage(`[1.5,"two",{"three":null}]`)
+	if d := bytes.TrimSpace(env["data"]); len(d) > 0 && d[0] == '[' {
+		odd = json.RawMessage(`{"unexpected":[1.5,"two"]}`)
+	}
+	env["data"] = odd
+	b, err := json.Marshal(env)
+	if err != nil {
+		return body
+	}
+	return b
+}
+
+// readBody reads the request body, up to the server's limit, in one
+// allocation when the client announced its length.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.maxBody {
+		return nil, &http.MaxBytesError{Limit: h.maxBody} // not worth reading
+	}
+	var b bytes.Buffer
+	if r.ContentLength > 0 {
+		b.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if b.Len() == 0 {
+		return nil, err
+	}
+	return b.Bytes(), err
 }
 
 // preApply returns the answer of a fault that answers without applying the
 // call, and notes it in rec.
-func preApply(r *http.Request, f *Fault, rec *Request) func(http.ResponseWriter) {
+func (h *Handler) preApply(r *http.Request, body []byte, f *Fault, rec *Request) func(http.ResponseWriter) {
 	switch f.Kind {
+	case Redirect:
+		status := orDefault(f.Status, http.StatusTemporaryRedirect)
+		rec.Status = status
+		to := cmp.Or(f.Location, "http://redirect.invalid")
+		return func(w http.ResponseWriter) {
+			w.Header().Set("Location", strings.TrimSuffix(to, "/")+r.URL.RequestURI())
+			plain(status, http.StatusText(status)+"\n")(w)
+		}
+	case EchoRequest:
+		rec.Status, rec.Code = http.StatusOK, engine.CodeInvalidParams
+		echo := "请求参数不合法: " + r.URL.RequestURI() + " " + string(body) + " app_secret=" + h.p.AppSecret()
+		b, _ := json.Marshal(map[string]any{"success": false, "error_code": engine.CodeInvalidParams, "error_message": echo, "data": echo})
+		return envelope(http.StatusOK, b)
 	case HTTPStatus:
 		status := orDefault(f.Status, http.StatusServiceUnavailable)
 		rec.Status = status
 		return plain(status, strconv.Itoa(status)+" "+http.StatusText(status)+"\n")
 	case SystemBusy:
-		reply := platform.SystemBusy()
+		reply := h.p.SystemBusy(rec.Method)
 		rec.Status, rec.Code = reply.Status, reply.Code
 		return envelope(reply.Status, reply.Body)
 	case HTMLPage:
@@ -379,7 +438,7 @@ func preApply(r *http.Request, f *Fault, rec *Request) func(http.ResponseWriter)
 }
 
 // count updates the stats from the platform's reply.
-func (h *Handler) count(method string, reply platform.Reply) {
+func (h *Handler) count(method string, reply engine.Reply) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if reply.Rejected {

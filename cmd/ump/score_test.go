@@ -113,7 +113,7 @@ func TestScoreChangeWithUnknownOutcomeNamesTheChangeID(t *testing.T) {
 	require.Equal(t, int64(1210), w.srv.Balance(m.OpenID))
 	standing := 0
 	for _, st := range w.srv.Ledger(m.OpenID) {
-		if st.Kind == umptest.KindChange && st.OrderNo == "T-9" && st.ReversedBy == "" {
+		if st.Kind == umptest.KindChange && st.OrderNo == "T-9" && len(st.ReversedBy) == 0 {
 			standing++
 			require.Equal(t, out.ChangeID, st.ChangeID)
 		}

@@ -74,7 +74,7 @@ func TestCampaignGivesNothingTwice(t *testing.T) {
 	cp := campaign{id: "C2", phones: []string{"13800000001"}, start: time.Now()}
 	require.NoError(t, cp.run(t.Context(), c, &bytes.Buffer{}))
 	err := cp.run(t.Context(), c, &bytes.Buffer{})
-	require.ErrorIs(t, err, ump.ErrAlreadyExists, "150002: third_coupon_id exists")
+	require.ErrorIs(t, err, ump.ErrCouponCreateFailed, "130001: third_coupon_id exists")
 	assert.Len(t, srv.Coupons(id), 1)
 }
 

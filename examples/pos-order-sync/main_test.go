@@ -46,7 +46,7 @@ func TestSyncBatch(t *testing.T) {
 
 	o, ok := srv.Order("POS-t-1")
 	require.True(t, ok, "the order whose answer was lost was applied")
-	assert.Equal(t, 128.5, o.Amount)
+	assert.Equal(t, ump.Yuan(128, 50), o.Amount)
 	assert.Equal(t, int64(128), srv.Balance(a))
 	assert.Equal(t, int64(30), srv.Balance(b), "45 granted, 15 returned")
 	_, ok = srv.Order("POS-t-3")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -44,17 +43,16 @@ func (j journey) walk(ctx context.Context, c *ump.Client, out io.Writer) error {
 
 	// Members (3.1, 3.2): register, then look up by phone and by open_id.
 	openID, err := c.Member.Create(ctx, &ump.CreateMemberRequest{ProjectID: j.project, Nickname: "Quick Start", Phone: j.phone})
-	switch {
-	case errors.Is(err, ump.ErrAlreadyExists): // 150002: the phone is registered already
-		m, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: j.phone})
-		if err != nil {
-			return fmt.Errorf("look up registered member: %w", err)
+	if err != nil {
+		// The document names no code for a phone registered already, so
+		// look the phone up rather than read the refusal's code.
+		m, getErr := c.Member.Get(ctx, &ump.MemberQuery{Phone: j.phone})
+		if getErr != nil {
+			return fmt.Errorf("register member: %w", err)
 		}
 		openID = m.OpenID
 		say("member:   %s is registered already, open_id %s", phone, openID)
-	case err != nil:
-		return fmt.Errorf("register member: %w", err)
-	default:
+	} else {
 		say("member:   registered %s, open_id %s", phone, openID)
 	}
 	if openID == "" {

@@ -70,3 +70,43 @@ func TestSplitImpl(t *testing.T) {
 		t.Error("a name without impl= was split")
 	}
 }
+
+const peakSample = `BenchmarkPeakTLS/callers=256-2   1   4827368513 ns/op   3143 hand-calls/s   0 sdk-new-conns   0.9462 sdk/hand-calls/s   1.047 sdk/hand-p99
+BenchmarkPeakTLS/callers=256-2   1   4827368513 ns/op   3000 hand-calls/s   2 sdk-new-conns   0.99 sdk/hand-calls/s   1.02 sdk/hand-p99
+BenchmarkPeakTLS/callers=256-2   1   4827368513 ns/op   3100 hand-calls/s   0 sdk-new-conns   0.985 sdk/hand-calls/s   1.20 sdk/hand-p99
+BenchmarkAllRecordsMemory-2   1   3832501883 ns/op   71.74 constant-KiB   1.058 pages-held
+`
+
+// Every metric of a benchmark that reports its own is listed as a median
+// with its range, and issue 17's goals are judged on the medians.
+func TestReportPeak(t *testing.T) {
+	s := samples{}
+	if err := parse(strings.NewReader(peakSample), s); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	met := reportPeak(&out, s)
+	got := out.String()
+	for _, want := range []string{
+		"PeakTLS/callers=256 (n=3)\n",
+		"  hand-calls/s                               3100   3000-3143\n",
+		"goal PeakTLS/callers=256 sdk/hand-calls/s: 0.985 >= 0.98: met\n",
+		"goal PeakTLS/callers=256 sdk/hand-p99: 1.047 <= 1.1: met\n",
+		"goal PeakTLS/callers=256 sdk-new-conns: 0 <= 0: met\n",
+		"goal AllRecordsMemory pages-held: 1.058 <= 2: met\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "ns/op") || strings.Contains(got, "RefreshUnderLoad") {
+		t.Errorf("report lists a standard unit or an absent benchmark:\n%s", got)
+	}
+	if !met {
+		t.Error("goals reported not met")
+	}
+	s["AllRecordsMemory"]["both"]["pages-held"] = []float64{2.5}
+	if reportPeak(&strings.Builder{}, s) {
+		t.Error("2.5 pages held reported as meeting the goal of 2")
+	}
+}

@@ -1,13 +1,16 @@
-package platform
+package engine
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/internal/wire"
 )
 
@@ -26,29 +29,25 @@ func (r *request) decode(v any) *Fail {
 	return nil
 }
 
-// number is a lenient decimal (Double in the document): a JSON number, a
-// numeric string, or null/"" (absent).
-type number struct {
-	v   float64
+// amount is a lenient sum of money (Double in the document): a JSON number
+// or a numeric string, read exactly as ump.Amount reads it (a value finer
+// than a fen is refused), or null/"" (absent).
+type amount struct {
+	v   ump.Amount
 	set bool
 }
 
-func (n *number) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
-		*n = number{}
+func (a *amount) UnmarshalJSON(b []byte) error {
+	t := strings.TrimSpace(string(b))
+	if t == "null" || t == `""` {
+		*a = amount{}
 		return nil
 	}
-	s = strings.TrimSpace(strings.Trim(s, `"`))
-	if s == "" {
-		*n = number{}
-		return nil
+	var v ump.Amount
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return errors.New("not a number: " + s)
-	}
-	*n = number{v: v, set: true}
+	*a = amount{v: v, set: true}
 	return nil
 }
 
@@ -71,6 +70,25 @@ func (n *optInt) UnmarshalJSON(b []byte) error {
 	*n = optInt{v: int64(v), set: true}
 	return nil
 }
+
+// integer is an optInt the document types Integer: a Java int, so a value
+// outside the int32 range is refused (1001 naming the parameter) instead of
+// wrapping.
+type integer struct{ optInt }
+
+func (n *integer) UnmarshalJSON(b []byte) error {
+	if err := n.optInt.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if !fitsInteger(n.v) {
+		return &json.UnmarshalTypeError{Value: "number " + strconv.FormatInt(n.v, 10), Type: reflect.TypeFor[int32]()}
+	}
+	return nil
+}
+
+// fitsInteger reports whether n fits the document's Integer (int32): every
+// score, points and count the platform keeps.
+func fitsInteger(n int64) bool { return n >= math.MinInt32 && n <= math.MaxInt32 }
 
 // blank reports a required string parameter that is missing or empty.
 func blank(s wire.String) bool { return strings.TrimSpace(string(s)) == "" }

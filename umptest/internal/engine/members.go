@@ -1,4 +1,4 @@
-package platform
+package engine
 
 import (
 	"encoding/json"
@@ -12,9 +12,8 @@ import (
 )
 
 // Member is a member of the emulated platform: the fields of 3.1, the ids
-// the platform assigns, and the balances. Package umptest exports it as
-// umptest.Member, for seeding (AddMember) and inspection (Member): these
-// comments are its documentation.
+// the platform assigns, and the balances. umptest.Member has the same
+// fields and converts to and from it; a field added here is added there.
 type Member struct {
 	// OpenID is the member's open_id, 32 lower-case hex digits unless
 	// AddMember was given one.
@@ -65,8 +64,7 @@ type member struct {
 }
 
 // Level is a row of the level table (3.8): a member whose growth value
-// reaches Growth has this level. Package umptest exports it as
-// umptest.Level (Levels, SetLevels).
+// reaches Growth has this level. umptest.Level has the same fields.
 type Level struct {
 	// ID is the level's id in 3.8's list; Number its level_number (the
 	// member object's level_num), which orders the table.
@@ -141,6 +139,9 @@ func (p *Platform) register(m Member, now time.Time) (*member, error) {
 	if _, dup := p.byPhone[m.Phone]; dup {
 		return nil, errors.New("phone already registered")
 	}
+	if !fitsInteger(m.Score) || !fitsInteger(m.Growth) {
+		return nil, errors.New("score or growth outside the Integer (int32) range")
+	}
 	if m.OpenID == "" {
 		for m.OpenID == "" || p.members[m.OpenID] != nil {
 			m.OpenID = p.hex(32, false)
@@ -197,6 +198,9 @@ func (p *Platform) Member(key string) (Member, bool) {
 // SetBalance moves a member's balance to points with one statement of kind
 // adjust, so the ledger still sums to the balance.
 func (p *Platform) SetBalance(key string, points int64) error {
+	if !fitsInteger(points) {
+		return errors.New("points outside the Integer (int32) range")
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m := p.find(key)
@@ -211,6 +215,9 @@ func (p *Platform) SetBalance(key string, points int64) error {
 
 // SetGrowth sets a member's growth value, and so the member's level.
 func (p *Platform) SetGrowth(key string, growth int64) error {
+	if !fitsInteger(growth) {
+		return errors.New("growth outside the Integer (int32) range")
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m := p.find(key)
@@ -230,7 +237,7 @@ type memberAddIn struct {
 	RealName     wire.String `json:"realname"`
 	Phone        wire.String `json:"phone"`
 	AvatarImgURL wire.String `json:"avatar_img_url"`
-	Gender       optInt      `json:"gender"`
+	Gender       integer     `json:"gender"`
 	Birthday     wire.String `json:"birthday"`
 	Country      wire.String `json:"country"`
 	Province     wire.String `json:"province"`
@@ -243,7 +250,8 @@ type memberAddIn struct {
 	EmployeeName wire.String `json:"employee_name"`
 }
 
-// memberAdd is 3.1: a phone registers once.
+// memberAdd is 3.1: a phone registers once (again: 190001, a code the
+// document does not have).
 func (p *Platform) memberAdd(r *request) (any, *paging, *Fail) {
 	var in memberAddIn
 	if f := r.decode(&in); f != nil {
@@ -270,7 +278,7 @@ func (p *Platform) memberAdd(r *request) (any, *paging, *Fail) {
 		}
 	}
 	if _, dup := p.byPhone[string(in.Phone)]; dup {
-		return nil, nil, failMsg(CodeDuplicate, "phone")
+		return nil, nil, fail(CodePhoneRegistered)
 	}
 	m, err := p.register(Member{
 		Phone: string(in.Phone), Nickname: string(in.Nickname), RealName: string(in.RealName),
@@ -325,7 +333,7 @@ func (p *Platform) member(openID, phone wire.String) (*member, *Fail) {
 
 // memberView is the member object of 3.2 and 3.7, in the field order and
 // with the spellings of the document's example (level_num, not the table's
-// level_number: NOTES.md #4), plus the table's q_id.
+// level_number), plus the table's q_id.
 func (p *Platform) memberView(m *member, now time.Time) json.RawMessage {
 	li := p.level(m.Growth)
 	lv := p.levels[li]
@@ -416,6 +424,9 @@ func (p *Platform) codeParse(r *request) (any, *paging, *Fail) {
 	}
 	mc, ok := p.codes[string(in.Code)]
 	if !ok || !r.now.Before(mc.expires) {
+		if p.cfg.PerCallCodes {
+			return nil, nil, &Fail{Code: CodePhoneEmpty, Message: "会员条形码失效"} // 3.7's own table
+		}
 		return nil, nil, fail(CodeMemberCodeExpired)
 	}
 	m := p.members[mc.openID]
@@ -425,15 +436,15 @@ func (p *Platform) codeParse(r *request) (any, *paging, *Fail) {
 	return p.memberView(m, r.now), nil, nil
 }
 
-// pageIn is the paging of 3.8 and 5.5 (snake_case there, NOTES.md #5).
+// pageIn is the paging of 3.8 and 5.5 (snake_case there, camelCase in 3.5).
 type pageIn struct {
-	PageNo   optInt `json:"page_no"`
-	PageSize optInt `json:"page_size"`
+	PageNo   integer `json:"page_no"`
+	PageSize integer `json:"page_size"`
 }
 
 // page applies the defaults to a requested page: a number below 1 (or none)
 // takes the default.
-func page(no, size optInt, defaultSize int64) (int64, int64, *Fail) {
+func page(no, size integer, defaultSize int64) (int64, int64, *Fail) {
 	n, s := int64(1), defaultSize
 	if no.set && no.v >= 1 {
 		n = no.v
@@ -464,7 +475,7 @@ func (p *Platform) levelList(r *request) (any, *paging, *Fail) {
 	if f != nil {
 		return nil, nil, f
 	}
-	start, end := window(no, size, len(p.levels))
+	start, end := p.window(no, size, len(p.levels))
 	items := make([]levelItem, 0, end-start)
 	for _, l := range p.levels[start:end] {
 		items = append(items, levelItem{LevelName: l.Name, LevelNumber: l.Number, ID: l.ID})

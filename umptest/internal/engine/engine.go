@@ -1,6 +1,6 @@
-// Package platform emulates the member open platform's gateway: its state
+// Package engine emulates the member open platform's gateway: its state
 // (tokens, members, levels, points, orders, coupons, SMS codes) and the rules
-// of its nineteen calls, as the platform document and NOTES.md describe them.
+// of its nineteen calls, as the platform document describes them.
 //
 // It knows nothing of HTTP beyond a request's verb, path, query and body:
 // package umptest serves it over HTTP, injects faults and exposes it to
@@ -9,7 +9,7 @@
 // All state sits behind one mutex and every call runs under it, so the
 // ledger stays consistent (a member's balance is always the sum of the
 // member's statements) however many clients call at once.
-package platform
+package engine
 
 import (
 	"bytes"
@@ -51,6 +51,22 @@ type Config struct {
 	// codes sent to one phone per Beijing day (10).
 	SMSCodeTTL time.Duration
 	SMSPerDay  int
+	// SMSEnvelope answers 6.1 and 6.2's successes in the usual envelope
+	// instead of the document's {}.
+	SMSEnvelope bool
+	// PageSizeCap, when above zero, is the most items a page serves, while
+	// pageSize echoes the size asked; pages are cut at the capped size.
+	PageSizeCap int64
+	// IgnorePageNo serves the first page whatever page is asked (echoing
+	// the number asked); NoTotalCount leaves totalCount out of paged
+	// answers. Both emulate gateways a client must not loop on.
+	IgnorePageNo, NoTotalCount bool
+	// PerCallCodes answers with the codes of a call's own table where the
+	// document gives one that differs from the global table: 3.7's 110001
+	// for an expired member code (globally "phone empty"; 110006
+	// otherwise), and 3.6/3.7's 1001 for "system busy" (globally "invalid
+	// parameters"; 500 otherwise, see SystemBusy).
+	PerCallCodes bool
 }
 
 func (c *Config) defaults() {
@@ -143,6 +159,10 @@ type Call struct {
 	Query  url.Values
 	Body   []byte
 	Method string // gateway method; filled by ParsePath when empty
+	// Received is when the request arrived; its timestamp is checked
+	// against this, so a call the gateway applies late is not refused as
+	// stale. Zero means now.
+	Received time.Time
 }
 
 // Reply is the gateway's answer to a Call.
@@ -154,6 +174,9 @@ type Reply struct {
 	// Rejected says the gateway refused the caller: a bad sign, a stale
 	// timestamp, or an unknown or expired credential.
 	Rejected bool
+	// Authenticated says the call passed the checks of its timestamp,
+	// credential and sign.
+	Authenticated bool
 }
 
 const pathPrefix, pathSuffix = "/gw/gateway/", "/v1"
@@ -219,8 +242,8 @@ func init() {
 		"wk.coupon.sync.status":        {credAccessToken, styleNull, (*Platform).couponStatus},
 		"wk.coupon.verification":       {credAccessToken, styleNullNoPaging, (*Platform).couponVerify},
 		"wk.coupon.user.list":          {credAccessToken, styleNull, (*Platform).couponList},
-		"wk.sms.verify.send":           {credAccessToken, styleCode200, (*Platform).smsSend},
-		"wk.sms.verify.judge":          {credAccessToken, styleCode200, (*Platform).smsJudge},
+		"wk.sms.verify.send":           {credAccessToken, styleEmpty, (*Platform).smsSend},
+		"wk.sms.verify.judge":          {credAccessToken, styleEmpty, (*Platform).smsJudge},
 	}
 }
 
@@ -232,52 +255,141 @@ type request struct {
 }
 
 // publicParams are the query parameters the gateway itself reads; every
-// other query parameter is a business parameter (GET calls, NOTES.md #1).
+// other query parameter is a business parameter (GET calls).
 var publicParams = map[string]bool{"access_token": true, "app_id": true, "refresh_token": true, "timestamp": true, "sign": true}
 
 // Handle answers one call: the gateway's checks (path, verb, timestamp,
-// credential, sign), then the method's own rules.
+// credential, sign), then the method's own rules. Reply.Authenticated says
+// whether the call passed the checks of its credential and sign.
 func (p *Platform) Handle(c Call) Reply {
+	m, r, ok := p.route(&c)
+	if !ok {
+		return r
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.cfg.Now()
+	if r, ok := p.gate(m, c, now); !ok {
+		return r
+	}
+	params, f := businessParams(c)
+	if f != nil {
+		return authenticated(styledReply(m.style, nil, nil, f))
+	}
+	data, pg, f := m.run(p, &request{now: now, query: c.Query, params: params})
+	st := m.style
+	if st == styleEmpty && p.cfg.SMSEnvelope {
+		st = styleCode200
+	}
+	if pg != nil {
+		pg.omitTotal = p.cfg.NoTotalCount
+	}
+	return authenticated(styledReply(st, data, pg, f))
+}
+
+// Authentic reports whether the call would pass the gateway's checks of its
+// path, verb, timestamp, credential and sign, without running it.
+func (p *Platform) Authentic(c Call) bool {
+	m, _, ok := p.route(&c)
+	if !ok {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok = p.gate(m, c, p.cfg.Now())
+	return ok
+}
+
+// route finds the call's method and checks its verb and query shape.
+func (p *Platform) route(c *Call) (method, Reply, bool) {
 	if c.Method == "" {
 		name, ok := ParsePath(c.Path)
 		if !ok {
-			return gatewayReply(http.StatusNotFound, CodeUnknownMethod, "")
+			return method{}, gatewayReply(http.StatusNotFound, CodeUnknownMethod, ""), false
 		}
 		c.Method = name
 	}
 	m, ok := methods[c.Method]
 	if !ok {
-		return gatewayReply(http.StatusNotFound, CodeUnknownMethod, "")
+		return method{}, gatewayReply(http.StatusNotFound, CodeUnknownMethod, ""), false
 	}
 	if c.Verb != http.MethodPost && c.Verb != http.MethodGet {
-		return gatewayReply(http.StatusMethodNotAllowed, CodeBadVerb, "")
+		return method{}, gatewayReply(http.StatusMethodNotAllowed, CodeBadVerb, ""), false
 	}
 	for name, vs := range c.Query {
 		if len(vs) > 1 {
-			// Sign does not define repeated parameters (sign.go).
-			return gatewayReply(http.StatusOK, CodeInvalidParams, "重复的参数: "+name)
+			// The signature does not define repeated parameters.
+			return method{}, gatewayReply(http.StatusOK, CodeInvalidParams, "重复的参数: "+name), false
 		}
 	}
+	return m, Reply{}, true
+}
 
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.cfg.Now()
-	if f := p.checkTimestamp(c.Query.Get("timestamp"), now); f != nil {
-		return p.reject(http.StatusOK, f)
+// gate checks the timestamp (against the call's arrival), the credential
+// and the sign; p.mu is held.
+func (p *Platform) gate(m method, c Call, now time.Time) (Reply, bool) {
+	received := c.Received
+	if received.IsZero() {
+		received = now
+	}
+	if f := p.checkTimestamp(c.Query.Get("timestamp"), received); f != nil {
+		return p.reject(http.StatusOK, f), false
 	}
 	secret, status, f := p.authenticate(m.cred, c.Query, now)
 	if f != nil {
-		return p.reject(status, f)
+		return p.reject(status, f), false
 	}
-	if c.Query.Get("sign") != ump.Sign(c.Query, c.Body, secret) {
-		return p.reject(http.StatusOK, fail(CodeBadSign))
+	if !signed(c.Query, c.Body, secret) {
+		return p.reject(http.StatusOK, fail(CodeBadSign)), false
+	}
+	return Reply{}, true
+}
+
+func authenticated(r Reply) Reply {
+	r.Authenticated = true
+	return r
+}
+
+// keyParams are the parameters a keyed write is unique on.
+type keyParams struct {
+	ChangeID wire.String `json:"change_id"`
+	OrderNo  wire.String `json:"order_no"`
+}
+
+// WriteKey returns the unique key a call writes under, or "" for a call
+// that writes none: change_id for 3.3, the rollback's change_id for 3.4 (a
+// key space of its own, as 3.4 reads 3.3's changes without locking them),
+// order_no for 4.1 and 4.2 (one space: an order_no is synced once, as a
+// consume or a refund order). A real gateway serialises writes of one key
+// (a unique index, a row lock); package umptest does so with these keys.
+func WriteKey(c Call) string {
+	var prefix string
+	switch c.Method {
+	case "wk.user.event.score.change":
+		prefix = "change_id:"
+	case "wk.user.event.score.rollback":
+		prefix = "rollback change_id:"
+	case "wk.user.consume.order", "wk.user.refund.order":
+		prefix = "order_no:"
+	default:
+		return ""
 	}
 	params, f := businessParams(c)
 	if f != nil {
-		return styledReply(m.style, nil, nil, f)
+		return ""
 	}
-	data, pg, f := m.run(p, &request{now: now, query: c.Query, params: params})
-	return styledReply(m.style, data, pg, f)
+	var k keyParams
+	if json.Unmarshal(params, &k) != nil {
+		return ""
+	}
+	v := k.ChangeID
+	if prefix == "order_no:" {
+		v = k.OrderNo
+	}
+	if blank(v) {
+		return ""
+	}
+	return prefix + string(v)
 }
 
 func (p *Platform) reject(status int, f *Fail) Reply {
@@ -300,7 +412,7 @@ func (p *Platform) checkTimestamp(ts string, now time.Time) *Fail {
 
 // businessParams returns the call's business parameters as a JSON object:
 // the body, or, when there is none, the query's business parameters (a GET
-// call, NOTES.md #1), whose values are strings the lenient types accept.
+// call), whose values are strings the lenient types accept.
 func businessParams(c Call) ([]byte, *Fail) {
 	body := bytes.TrimSpace(c.Body)
 	if len(body) > 0 {
@@ -357,6 +469,20 @@ func beijingDay(t time.Time) string { return t.In(wire.Beijing).Format(wire.Date
 // paging is the paging fields of a paged answer.
 type paging struct {
 	PageNo, PageSize, TotalCount int64
+	omitTotal                    bool // leave totalCount out (Config.NoTotalCount)
+}
+
+// window returns the slice bounds of the page asked over n items, as the
+// platform serves it: at most PageSizeCap items, the first page when
+// IgnorePageNo.
+func (p *Platform) window(no, size int64, n int) (int, int) {
+	if p.cfg.IgnorePageNo {
+		no = 1
+	}
+	if c := p.cfg.PageSizeCap; c > 0 && size > c {
+		size = c
+	}
+	return window(no, size, n)
 }
 
 // window returns the slice bounds of page no of size over n items.

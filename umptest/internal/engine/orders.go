@@ -1,14 +1,15 @@
-package platform
+package engine
 
 import (
 	"encoding/json"
 	"time"
 
+	"github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/internal/wire"
 )
 
-// Order is a synced consume order (4.1) or refund order (4.2). Package
-// umptest exports it as umptest.Order (Order).
+// Order is a synced consume order (4.1) or refund order (4.2).
+// umptest.Order has the same fields.
 type Order struct {
 	OrderNo string
 	// ParentOrderNo is the consume order a refund returns (refunds only).
@@ -18,8 +19,8 @@ type Order struct {
 	// ledger entry the order booked.
 	ID          int64
 	StatementID string
-	// Amount is the order_amount, in yuan.
-	Amount float64
+	// Amount is the order_amount.
+	Amount ump.Amount
 	// Score is the order_score: points granted (4.1) or taken back (4.2).
 	Score int64
 	// Refunded is the points later refunds took back (consume orders only).
@@ -42,22 +43,22 @@ func (p *Platform) Order(orderNo string) (Order, bool) {
 	return o.Order, true
 }
 
-// orderIn is the body of 4.1 and 4.2 (snake_case: NOTES.md #2). Every field
+// orderIn is the body of 4.1 and 4.2 (snake_case, as the tables; the 4.1 example alone is camelCase). Every field
 // is decoded, so that a value of the wrong shape is refused as 1001.
 type orderIn struct {
 	StoreID       optInt                           `json:"store_id"`
 	OpenID        wire.String                      `json:"open_id"`
 	Phone         wire.String                      `json:"phone"`
 	ConsumeDate   wire.DateTime                    `json:"consume_date"`
-	OrderAmount   number                           `json:"order_amount"`
+	OrderAmount   amount                           `json:"order_amount"`
 	OrderNo       wire.String                      `json:"order_no"`
 	ParentOrderNo wire.String                      `json:"parent_order_no"`
 	Desc          wire.String                      `json:"desc"`
 	ShopID        optInt                           `json:"shop_id"`
-	OrderScore    optInt                           `json:"order_score"`
+	OrderScore    integer                          `json:"order_score"`
 	MaterialInfo  wire.JSONString[json.RawMessage] `json:"material_info"`
 	FinEntityInfo wire.JSONString[json.RawMessage] `json:"fin_entity_info"`
-	PseaZjlx      optInt                           `json:"psea_zjlx"`
+	PseaZjlx      integer                          `json:"psea_zjlx"`
 	PseaZjlxName  wire.String                      `json:"psea_zjlx_name"`
 	PseaZjhm      wire.String                      `json:"psea_zjhm"`
 	BillHead      wire.String                      `json:"bill_head"`
@@ -101,7 +102,11 @@ func (p *Platform) orderMember(in *orderIn, refund bool) (*member, *Fail) {
 
 // consumeOrder is 4.1: grants order_score points with one statement. An
 // order_no already synced (as a consume or a refund order) is 150002, which
-// lets a caller who lost the answer learn that the order went through.
+// lets a caller who lost the answer learn that the order went through: the
+// document names no code for a repeated order_no, and 150002 ("唯一标识已存在")
+// is its points section's code for a repeated key, which an order (it grants
+// points) is taken to share. A balance or growth value pushed past the
+// Integer range is 1001.
 func (p *Platform) consumeOrder(r *request) (any, *paging, *Fail) {
 	var in orderIn
 	if f := r.decode(&in); f != nil {
@@ -114,6 +119,9 @@ func (p *Platform) consumeOrder(r *request) (any, *paging, *Fail) {
 	no := string(in.OrderNo)
 	if p.orders[no] != nil {
 		return nil, nil, failMsg(CodeDuplicate, "order_no")
+	}
+	if !fitsInteger(m.Score+in.OrderScore.v) || !fitsInteger(m.Growth+in.OrderScore.v) {
+		return nil, nil, failMsg(CodeInvalidParams, "order_score: the balance or growth value would leave the Integer range")
 	}
 	desc := string(in.Desc)
 	if desc == "" {

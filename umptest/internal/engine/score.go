@@ -1,4 +1,4 @@
-package platform
+package engine
 
 import (
 	"fmt"
@@ -18,8 +18,8 @@ const (
 	KindAdjust   = "adjust"   // AddMember's opening balance, SetBalance
 )
 
-// Statement is one entry of a member's points ledger. Package umptest
-// exports it as umptest.Statement (Ledger).
+// Statement is one entry of a member's points ledger, copied field by
+// field into umptest.Statement.
 type Statement struct {
 	// ID is the statement_id the platform answered with: "SP0" and digits
 	// for changes and rollbacks, a number for orders (like the document's
@@ -38,9 +38,12 @@ type Statement struct {
 	Delta int64
 	Desc  string
 	Time  time.Time
-	// Reverses is the statement a rollback reversed; ReversedBy the
-	// rollback that reversed this one.
-	Reverses, ReversedBy string
+	// Reverses is the statement a rollback reversed (part of); ReversedBy
+	// the rollbacks that reversed this one, oldest first, and Reversed the
+	// points they took back in all.
+	Reverses   string
+	ReversedBy []string
+	Reversed   int64
 }
 
 // statement is a ledger entry; reverses and reversedBy link a rollback and
@@ -56,7 +59,8 @@ type statement struct {
 	desc       string
 	at         time.Time
 	reverses   *statement
-	reversedBy *statement
+	reversedBy []*statement
+	reversed   int64 // points the reversedBy rollbacks took back, positive
 }
 
 func (s *statement) view() Statement {
@@ -65,9 +69,10 @@ func (s *statement) view() Statement {
 	if s.reverses != nil {
 		v.Reverses = s.reverses.id
 	}
-	if s.reversedBy != nil {
-		v.ReversedBy = s.reversedBy.id
+	for _, rb := range s.reversedBy {
+		v.ReversedBy = append(v.ReversedBy, rb.id)
 	}
+	v.Reversed = s.reversed
 	return v
 }
 
@@ -154,9 +159,9 @@ func (p *Platform) Audit() error {
 // scoreChangeIn is 3.3's body.
 type scoreChangeIn struct {
 	OpenID       wire.String `json:"open_id"`
-	Score        optInt      `json:"score"`
+	Score        integer     `json:"score"`
 	OutBizNo     wire.String `json:"out_biz_no"`
-	OrderAmount  number      `json:"order_amount"`
+	OrderAmount  amount      `json:"order_amount"`
 	ChangeReason wire.String `json:"change_reason"`
 	ChangeEvent  wire.String `json:"change_event"`
 	ChangeID     wire.String `json:"change_id"`
@@ -168,8 +173,8 @@ const (
 	EventSubtract = "event_subtract"
 )
 
-// scoreChange is 3.3. Every parameter of the table is required (NOTES.md
-// #12); a change_id already used by a change or a rollback is 150002; an
+// scoreChange is 3.3. Every parameter of the table is required (its V2.1
+// table is later than its example); a change_id already used by a change or a rollback is 150002; an
 // event other than event_add/event_subtract has no rule (150001).
 func (p *Platform) scoreChange(r *request) (any, *paging, *Fail) {
 	var in scoreChangeIn
@@ -211,6 +216,9 @@ func (p *Platform) scoreChange(r *request) (any, *paging, *Fail) {
 	if sign < 0 && m.Score < in.Score.v {
 		return nil, nil, fail(CodeInsufficient)
 	}
+	if !fitsInteger(m.Score + sign*in.Score.v) {
+		return nil, nil, failMsg(CodeInvalidParams, "score: the balance would leave the Integer range")
+	}
 	st := &statement{kind: KindChange, changeID: id, orderNo: string(in.OutBizNo), delta: sign * in.Score.v,
 		desc: string(in.ChangeReason), at: r.now}
 	p.post(m, st)
@@ -227,20 +235,24 @@ type statementData struct {
 type scoreRollbackIn struct {
 	OpenID        wire.String `json:"open_id"`
 	StatementID   wire.String `json:"statement_id"`
-	RollbackScore optInt      `json:"rollback_score"`
+	RollbackScore integer     `json:"rollback_score"`
 	ChangeID      wire.String `json:"change_id"`
 }
 
 // scoreRollback is 3.4, in its two modes:
 //
-//   - statement_id and a new change_id: reverse that statement, once;
-//   - change_id alone, the id of an earlier 3.3 change: reverse that change,
-//     or answer 150004 if no change was made with it (then nothing moved).
+//   - statement_id and a new change_id: reverse rollback_score points of
+//     that statement;
+//   - change_id alone, the id of an earlier 3.3 change: reverse
+//     rollback_score points of that change, or answer 150004 if no change
+//     was made with it (then nothing moved).
 //
-// A rollback's change_id is deduplicated like a change's (150002), and a
-// statement already reversed is 150002 too. rollback_score reverses part of
-// the statement (1..its points); absent or 0, all of it. The answer carries
-// the reversed statement's id, as the document's example does.
+// rollback_score is required (the document's table), 1 up to the points not
+// yet rolled back: several partial rollbacks of one statement may together
+// reverse all of it, and asking for more than is left is 1001. A change_id
+// already used, by a change or a rollback, is 150002, as 3.4's idempotency
+// note says. The answer carries the reversed statement's id, as the
+// document's example does.
 func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	var in scoreRollbackIn
 	if f := r.decode(&in); f != nil {
@@ -249,10 +261,13 @@ func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	if blank(in.OpenID) {
 		return nil, nil, fail(CodeOpenIDOrPhone)
 	}
-	if blank(in.ChangeID) {
-		return nil, nil, failMsg(CodeInvalidParams, "change_id")
+	var miss missing
+	miss.num("rollback_score", in.RollbackScore.set)
+	miss.str("change_id", in.ChangeID)
+	if f := miss.fail(); f != nil {
+		return nil, nil, f
 	}
-	if in.RollbackScore.v < 0 {
+	if in.RollbackScore.v <= 0 {
 		return nil, nil, failMsg(CodeInvalidParams, "rollback_score")
 	}
 	m := p.find(string(in.OpenID))
@@ -278,15 +293,9 @@ func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	if target == nil || target.openID != m.OpenID {
 		return nil, nil, fail(CodeStatementNotFound)
 	}
-	if target.reversedBy != nil {
-		return nil, nil, failMsg(CodeDuplicate, "statement already rolled back")
-	}
-	amount := abs(target.delta)
-	if in.RollbackScore.v > 0 {
-		if in.RollbackScore.v > amount {
-			return nil, nil, failMsg(CodeInvalidParams, "rollback_score exceeds the statement")
-		}
-		amount = in.RollbackScore.v
+	amount := in.RollbackScore.v
+	if left := abs(target.delta) - target.reversed; amount > left {
+		return nil, nil, failMsg(CodeInvalidParams, "rollback_score exceeds the "+strconv.FormatInt(left, 10)+" points left to roll back")
 	}
 	delta := -amount
 	if target.delta < 0 {
@@ -295,9 +304,13 @@ func (p *Platform) scoreRollback(r *request) (any, *paging, *Fail) {
 	if m.Score+delta < 0 {
 		return nil, nil, fail(CodeInsufficient)
 	}
+	if !fitsInteger(m.Score + delta) {
+		return nil, nil, failMsg(CodeInvalidParams, "rollback_score: the balance would leave the Integer range")
+	}
 	rb := &statement{kind: KindRollback, changeID: id, delta: delta, desc: "积分回退", at: r.now, reverses: target}
 	p.post(m, rb)
-	target.reversedBy = rb
+	target.reversedBy = append(target.reversedBy, rb)
+	target.reversed += amount
 	p.score.rollbacks[id] = rb
 	return statementData{StatementID: target.id}, nil, nil
 }
@@ -309,12 +322,12 @@ func abs(n int64) int64 {
 	return n
 }
 
-// scoreRecordsIn is 3.5's body: camelCase paging there (NOTES.md #5).
+// scoreRecordsIn is 3.5's body: camelCase paging there (unlike 3.8 and 5.5).
 type scoreRecordsIn struct {
 	OpenID    wire.String `json:"open_id"`
-	ScoreType optInt      `json:"score_type"`
-	PageSize  optInt      `json:"pageSize"`
-	PageNo    optInt      `json:"pageNo"`
+	ScoreType integer     `json:"score_type"`
+	PageSize  integer     `json:"pageSize"`
+	PageNo    integer     `json:"pageNo"`
 }
 
 // recordItem is one row of 3.5's answer. amount is signed: negative for
@@ -360,7 +373,7 @@ func (p *Platform) scoreRecords(r *request) (any, *paging, *Fail) {
 		}
 		return rows[i].recordID > rows[j].recordID
 	})
-	start, end := window(no, size, len(rows))
+	start, end := p.window(no, size, len(rows))
 	items := make([]recordItem, 0, end-start)
 	for _, st := range rows[start:end] {
 		items = append(items, recordItem{ID: st.recordID, Amount: st.delta, Desc: st.desc,

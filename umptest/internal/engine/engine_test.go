@@ -1,8 +1,9 @@
-package platform
+package engine
 
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -28,10 +29,17 @@ type fixture struct {
 	token string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with the config changed by edit.
+func newFixtureWith(t *testing.T, edit func(*Config)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, now: t0}
-	f.p = New(Config{AppID: "app", AppSecret: testSecret, Now: func() time.Time { return f.now }, Seed: 7})
+	cfg := Config{AppID: "app", AppSecret: testSecret, Now: func() time.Time { return f.now }, Seed: 7}
+	if edit != nil {
+		edit(&cfg)
+	}
+	f.p = New(cfg)
 	f.token = f.p.IssueToken().AccessToken
 	return f
 }
@@ -64,7 +72,7 @@ func (f *fixture) call(method string, body any) result {
 	return f.decode(f.p.Handle(Call{Verb: http.MethodPost, Path: "/gw/gateway/" + method + "/v1", Query: q, Body: b}))
 }
 
-// get sends params in the query of a signed GET (NOTES.md #1).
+// get sends params in the query of a signed GET (3.8, 5.4 and 5.5 are GET in the document).
 func (f *fixture) get(method string, params url.Values) result {
 	f.t.Helper()
 	q := url.Values{"access_token": {f.token}, "timestamp": {strconv.FormatInt(f.now.UnixMilli(), 10)}}
@@ -162,7 +170,7 @@ func TestMemberCreateRules(t *testing.T) {
 	f := newFixture(t)
 	body := map[string]any{"project_id": 18756, "nickname": "张三", "phone": "15900947949", "gender": "1", "birthday": "1994-09-28"}
 	openID := ok[string](t, f.call("wk.user.info.add", body))
-	failed(t, f.call("wk.user.info.add", body), CodeDuplicate)
+	failed(t, f.call("wk.user.info.add", body), CodePhoneRegistered)
 	failed(t, f.call("wk.user.info.add", map[string]any{"project_id": "1", "nickname": "x"}), CodePhoneEmpty)
 	failed(t, f.call("wk.user.info.add", map[string]any{"project_id": "1", "phone": "13800000001"}), CodeInvalidParams)
 	failed(t, f.call("wk.user.info.add", map[string]any{"project_id": "1", "nickname": "x", "phone": "12345"}), CodeInvalidParams)
@@ -209,28 +217,58 @@ func TestScoreChangeDeduplicatesChangeID(t *testing.T) {
 	failed(t, f.change(id, "c2", EventAdd, 0), CodeInvalidParams)
 	failed(t, f.change("nobody", "c2", EventAdd, 1), CodeMemberNotFound)
 	failed(t, f.call("wk.user.event.score.change", map[string]any{"open_id": id, "score": 1, "change_event": EventAdd, "change_id": "c3"}),
-		CodeInvalidParams) // out_biz_no, order_amount, change_reason are required too (NOTES.md #12)
+		CodeInvalidParams) // out_biz_no, order_amount, change_reason are required too (the V2.1 table)
 	ok[statementData](t, f.change("13800000000", "c2", EventSubtract, 100)) // the phone works as open_id
 	require.Zero(t, f.p.Balance(id))
 	require.NoError(t, f.p.Audit())
 }
 
 func TestRollbackRules(t *testing.T) {
-	t.Run("statement_id and a new change_id reverse the statement once", func(t *testing.T) {
+	t.Run("statement_id and a new change_id reverse the statement, up to its points", func(t *testing.T) {
 		f := newFixture(t)
 		id := f.member("13800000000")
 		s1 := ok[statementData](t, f.change(id, "c1", EventAdd, 100)).StatementID
 		got := ok[statementData](t, f.rollback(id, s1, "r1", 100))
 		require.Equal(t, s1, got.StatementID, "the answer names the reversed statement, as the example does")
 		require.Zero(t, f.p.Balance(id))
-		failed(t, f.rollback(id, s1, "r2", 100), CodeDuplicate) // already reversed
-		failed(t, f.rollback(id, s1, "r1", 100), CodeDuplicate) // the rollback's change_id again
+		failed(t, f.rollback(id, s1, "r2", 1), CodeInvalidParams) // nothing left to reverse: not 150002
+		failed(t, f.rollback(id, s1, "r1", 1), CodeDuplicate)     // the rollback's change_id again
 		require.Zero(t, f.p.Balance(id))
 		ledger := f.p.Ledger(id)
 		require.Len(t, ledger, 2)
 		require.Equal(t, Statement{ID: ledger[1].ID, RecordID: ledger[1].RecordID, OpenID: id, ChangeID: "r1", Kind: KindRollback,
 			Delta: -100, Desc: "积分回退", Time: t0, Reverses: s1}, ledger[1])
-		require.Equal(t, ledger[1].ID, ledger[0].ReversedBy)
+		require.Equal(t, []string{ledger[1].ID}, ledger[0].ReversedBy)
+		require.Equal(t, int64(100), ledger[0].Reversed)
+	})
+	t.Run("several partial rollbacks of one statement up to the change's amount", func(t *testing.T) {
+		f := newFixture(t)
+		id := f.member("13800000000")
+		s1 := ok[statementData](t, f.change(id, "c1", EventAdd, 100)).StatementID
+		ok[statementData](t, f.rollback(id, s1, "r1", 30))
+		ok[statementData](t, f.rollback(id, s1, "r2", 50))
+		failed(t, f.rollback(id, s1, "r3", 21), CodeInvalidParams) // 20 left
+		require.Equal(t, int64(20), f.p.Balance(id))
+		ok[statementData](t, f.rollback(id, s1, "r3", 20))
+		require.Zero(t, f.p.Balance(id))
+		ledger := f.p.Ledger(id)
+		require.Len(t, ledger, 4)
+		require.Equal(t, []string{ledger[1].ID, ledger[2].ID, ledger[3].ID}, ledger[0].ReversedBy)
+		require.Equal(t, int64(100), ledger[0].Reversed)
+		require.NoError(t, f.p.Audit())
+	})
+	t.Run("rollback_score is required and above zero", func(t *testing.T) {
+		f := newFixture(t)
+		id := f.member("13800000000")
+		s1 := ok[statementData](t, f.change(id, "c1", EventAdd, 100)).StatementID
+		r := f.rollback(id, s1, "r1", 0)
+		failed(t, r, CodeInvalidParams)
+		require.Contains(t, string(r.Body), "rollback_score")
+		failed(t, f.call("wk.user.event.score.rollback", map[string]any{"open_id": id, "statement_id": s1,
+			"change_id": "r1", "rollback_score": -5}), CodeInvalidParams)
+		failed(t, f.rollback(id, "", "c1", 0), CodeInvalidParams)
+		require.Equal(t, int64(100), f.p.Balance(id))
+		ok[statementData](t, f.rollback(id, s1, "r1", 100)) // r1 is still free: nothing was applied under it
 	})
 	t.Run("statement mode needs a change_id no change used", func(t *testing.T) {
 		f := newFixture(t)
@@ -244,18 +282,19 @@ func TestRollbackRules(t *testing.T) {
 		id := f.member("13800000000")
 		ok[statementData](t, f.change(id, "c1", EventAdd, 30))
 		s2 := ok[statementData](t, f.change(id, "c2", EventSubtract, 10)).StatementID
-		got := ok[statementData](t, f.rollback(id, "", "c2", 0))
+		failed(t, f.rollback(id, "", "c2", 11), CodeInvalidParams) // more than the change moved
+		got := ok[statementData](t, f.rollback(id, "", "c2", 10))
 		require.Equal(t, s2, got.StatementID)
 		require.Equal(t, int64(30), f.p.Balance(id), "a reversed subtraction gives the points back")
-		failed(t, f.rollback(id, "", "c2", 0), CodeDuplicate) // a repeated resolution is definite too
-		failed(t, f.rollback(id, s2, "r9", 0), CodeDuplicate) // and the statement is done
+		failed(t, f.rollback(id, "", "c2", 10), CodeDuplicate)    // a repeated resolution is definite too
+		failed(t, f.rollback(id, s2, "r9", 1), CodeInvalidParams) // and the statement is done
 		require.Equal(t, int64(30), f.p.Balance(id))
 	})
 	t.Run("change_id alone with no such change is 150004 and leaves the id free", func(t *testing.T) {
 		f := newFixture(t)
 		id := f.member("13800000000")
-		failed(t, f.rollback(id, "", "never", 0), CodeStatementNotFound)
-		failed(t, f.rollback(id, "", "never", 0), CodeStatementNotFound)
+		failed(t, f.rollback(id, "", "never", 5), CodeStatementNotFound)
+		failed(t, f.rollback(id, "", "never", 5), CodeStatementNotFound)
 		ok[statementData](t, f.change(id, "never", EventAdd, 5))
 		require.Equal(t, int64(5), f.p.Balance(id))
 	})
@@ -263,9 +302,9 @@ func TestRollbackRules(t *testing.T) {
 		f := newFixture(t)
 		a, b := f.member("13800000000"), f.member("13800000001")
 		s1 := ok[statementData](t, f.change(a, "c1", EventAdd, 100)).StatementID
-		failed(t, f.rollback(b, s1, "r1", 0), CodeStatementNotFound)
-		failed(t, f.rollback(b, "", "c1", 0), CodeStatementNotFound)
-		failed(t, f.rollback(a, "SP0nothing", "r1", 0), CodeStatementNotFound)
+		failed(t, f.rollback(b, s1, "r1", 100), CodeStatementNotFound)
+		failed(t, f.rollback(b, "", "c1", 100), CodeStatementNotFound)
+		failed(t, f.rollback(a, "SP0nothing", "r1", 100), CodeStatementNotFound)
 		require.Equal(t, int64(100), f.p.Balance(a))
 	})
 	t.Run("rollback_score reverses part; more than the statement is 1001", func(t *testing.T) {
@@ -281,10 +320,44 @@ func TestRollbackRules(t *testing.T) {
 		id := f.member("13800000000")
 		s1 := ok[statementData](t, f.change(id, "c1", EventAdd, 100)).StatementID
 		ok[statementData](t, f.change(id, "c2", EventSubtract, 60))
-		failed(t, f.rollback(id, s1, "r1", 0), CodeInsufficient)
+		failed(t, f.rollback(id, s1, "r1", 100), CodeInsufficient)
 		require.Equal(t, int64(40), f.p.Balance(id))
 		require.NoError(t, f.p.Audit())
 	})
+}
+
+// TestIntegersStayWithinInt32: the document types scores, points and counts
+// Integer (a Java int). A value outside int32, or a change that would take
+// a balance or growth value outside it, is refused, never wrapped.
+func TestIntegersStayWithinInt32(t *testing.T) {
+	f := newFixture(t)
+	id := f.member("13800000000")
+	r := f.change(id, "c1", EventAdd, math.MaxInt32+1)
+	failed(t, r, CodeInvalidParams)
+	require.Contains(t, string(r.Body), "score")
+	ok[statementData](t, f.change(id, "c2", EventAdd, math.MaxInt32))
+	failed(t, f.change(id, "c3", EventAdd, 1), CodeInvalidParams) // the balance would overflow
+	require.Equal(t, int64(math.MaxInt32), f.p.Balance(id))
+	s := ok[statementData](t, f.change(id, "c4", EventSubtract, 10)).StatementID
+	ok[statementData](t, f.change(id, "c5", EventAdd, 10))
+	failed(t, f.rollback(id, s, "r1", 10), CodeInvalidParams) // giving the 10 back would overflow
+	require.Equal(t, int64(math.MaxInt32), f.p.Balance(id))
+
+	b := f.member("13800000001")
+	consume := func(no string, score int64) result {
+		return f.call("wk.user.consume.order", map[string]any{"open_id": b, "consume_date": "2024-05-01 09:00:00",
+			"order_amount": 1, "order_no": no, "order_score": score})
+	}
+	failed(t, consume("S0", math.MaxInt32+1), CodeInvalidParams)
+	ok[map[string]any](t, consume("S1", math.MaxInt32-5))
+	failed(t, consume("S2", 6), CodeInvalidParams)
+	failed(t, f.call("wk.user.score.record", map[string]any{"open_id": b, "score_type": 0, "pageNo": 1, "pageSize": math.MaxInt32 + 1}),
+		CodeInvalidParams)
+	require.Error(t, f.p.SetBalance(b, math.MaxInt32+1))
+	require.Error(t, f.p.SetGrowth(b, math.MinInt32-1))
+	_, err := f.p.AddMember(Member{Phone: "13800000002", Score: math.MaxInt32 + 1})
+	require.Error(t, err)
+	require.NoError(t, f.p.Audit())
 }
 
 func TestScoreRecordsNewestFirstWithFilterAndPaging(t *testing.T) {
@@ -362,7 +435,7 @@ func TestCoupons(t *testing.T) {
 		"third_coupon_id": 1629772939065, "discount_fee": 10, "coupon_type": 1}`
 	tplID := ok[int64](t, f.call("wk.coupon.template.add", tpl))
 	require.Positive(t, tplID)
-	failed(t, f.call("wk.coupon.template.add", tpl), CodeDuplicate)
+	failed(t, f.call("wk.coupon.template.add", tpl), CodeCouponCreate)
 	failed(t, f.call("wk.coupon.template.add", map[string]any{"third_coupon_id": "x", "coupon_category": 2, "name": "n",
 		"discount_fee": 100, "coupon_type": 0, "fixed_term": 10, "rules": "r"}), CodeInvalidParams) // a discount above 99
 	failed(t, f.call("wk.coupon.template.add", map[string]any{"third_coupon_id": "x", "coupon_category": 0, "name": "n",
@@ -384,7 +457,7 @@ func TestCoupons(t *testing.T) {
 	require.Greater(t, code, int64(1)<<53, "19 digits, beyond float64's exact integers")
 	require.Len(t, string(items[0].Code), 19)
 	require.Equal(t, code, f.p.Coupons(a)[0].Code)
-	failed(t, f.call("wk.coupon.give", give), CodeDuplicate)
+	failed(t, f.call("wk.coupon.give", give), CodeCouponCreate)
 	require.Len(t, f.p.Coupons(a), 1, "all or nothing")
 
 	status := map[string]any{"third_coupon_code": "6c69f766bddf4cf5923e06eea6bdccfb", "open_id": b, "status": 1}
@@ -417,10 +490,17 @@ func TestCoupons(t *testing.T) {
 	require.Equal(t, json.Number("1"), m["coupon_num"])
 }
 
+// empty asserts the document's {} answer of 6.1 and 6.2.
+func empty(t *testing.T, r result) {
+	t.Helper()
+	require.Equal(t, "{}", string(r.Body))
+	require.Zero(t, r.Code)
+}
+
 func TestSMS(t *testing.T) {
 	f := newFixture(t)
 	for range 10 {
-		ok[any](t, f.call("wk.sms.verify.send", map[string]any{"target": "13888888888"}))
+		empty(t, f.call("wk.sms.verify.send", map[string]any{"target": "13888888888"}))
 	}
 	failed(t, f.call("wk.sms.verify.send", map[string]any{"target": "13888888888"}), CodeSMSDailyLimit)
 	failed(t, f.call("wk.sms.verify.send", map[string]any{}), CodeSMSTargetEmpty)
@@ -434,15 +514,50 @@ func TestSMS(t *testing.T) {
 		wrong = "111111"
 	}
 	failed(t, f.call("wk.sms.verify.judge", map[string]any{"phone": "13888888888", "verify_code": wrong}), CodeSMSWrongCode)
-	ok[any](t, f.call("wk.sms.verify.judge", map[string]any{"phone": "13888888888", "verify_code": code}))
+	empty(t, f.call("wk.sms.verify.judge", map[string]any{"phone": "13888888888", "verify_code": code}))
 	failed(t, f.call("wk.sms.verify.judge", map[string]any{"phone": "13888888888", "verify_code": code}), CodeSMSWrongCode)
 
 	f.advance(24 * time.Hour) // a new Beijing day
 	f.token = f.p.IssueToken().AccessToken
-	ok[any](t, f.call("wk.sms.verify.send", map[string]any{"target": "13888888888"}))
+	empty(t, f.call("wk.sms.verify.send", map[string]any{"target": "13888888888"}))
 	code, _ = f.p.LastSMSCode("13888888888")
 	f.advance(5 * time.Minute)
 	failed(t, f.call("wk.sms.verify.judge", map[string]any{"phone": "13888888888", "verify_code": code}), CodeSMSWrongCode)
+}
+
+func TestSMSEnvelopeOption(t *testing.T) {
+	f := newFixtureWith(t, func(c *Config) { c.SMSEnvelope = true })
+	r := f.call("wk.sms.verify.send", map[string]any{"target": "13888888888"})
+	require.Equal(t, `{"success":true,"error_code":200,"error_message":"","data":null}`, string(r.Body))
+	failed(t, f.call("wk.sms.verify.send", map[string]any{}), CodeSMSTargetEmpty)
+}
+
+// TestPagingQuirks: a capped page size (served 3, pageSize echoing the 100
+// asked), pageNo ignored, totalCount left out.
+func TestPagingQuirks(t *testing.T) {
+	f := newFixtureWith(t, func(c *Config) { c.PageSizeCap = 3 })
+	var got []int64
+	for no := 1; no <= 3; no++ {
+		r := f.call("wk.user.level.list", map[string]any{"page_no": no, "page_size": 100})
+		require.Equal(t, json.Number("100"), r.env["pageSize"], "the size asked is echoed")
+		require.Equal(t, json.Number("7"), r.env["totalCount"])
+		for _, l := range ok[[]levelItem](t, r) {
+			got = append(got, l.LevelNumber)
+		}
+	}
+	require.Equal(t, []int64{1, 2, 3, 4, 5, 6, 7}, got, "pages cut at the served size")
+
+	f = newFixtureWith(t, func(c *Config) { c.IgnorePageNo, c.NoTotalCount = true, true })
+	r := f.call("wk.user.level.list", map[string]any{"page_no": 2, "page_size": 3})
+	require.Equal(t, int64(1), ok[[]levelItem](t, r)[0].LevelNumber, "page 2 asked, page 1 served")
+	require.Equal(t, json.Number("2"), r.env["pageNo"])
+	require.NotContains(t, r.env, "totalCount")
+	id := f.member("13800000000")
+	for _, m := range []string{"wk.user.score.record", "wk.coupon.user.list"} {
+		r := f.call(m, map[string]any{"open_id": id, "score_type": 0})
+		require.NotContains(t, r.env, "totalCount", m)
+		require.Contains(t, r.env, "pageNo", m)
+	}
 }
 
 func TestGETTakesBusinessParametersFromTheSignedQuery(t *testing.T) {
@@ -467,4 +582,55 @@ func TestGatewayRefusals(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, r.Status)
 	q := url.Values{"access_token": {f.token, f.token}, "timestamp": {strconv.FormatInt(t0.UnixMilli(), 10)}}
 	failed(t, f.decode(f.p.Handle(Call{Verb: http.MethodPost, Path: "/gw/gateway/wk.user.level.list/v1", Query: q})), CodeInvalidParams)
+}
+
+// TestTimestampIsCheckedAgainstArrival: a call applied late (umptest's
+// LateApply) is judged by when it arrived, not by when it is applied.
+func TestTimestampIsCheckedAgainstArrival(t *testing.T) {
+	f := newFixture(t)
+	q := url.Values{"access_token": {f.token}, "timestamp": {strconv.FormatInt(f.now.UnixMilli(), 10)}}
+	q.Set("sign", signature(q, nil, testSecret))
+	arrived := f.now
+	f.advance(time.Minute)
+	c := Call{Verb: http.MethodPost, Path: "/gw/gateway/wk.user.level.list/v1", Query: q, Received: arrived}
+	ok[json.RawMessage](t, f.decode(f.p.Handle(c)))
+	c.Received = time.Time{}
+	failed(t, f.decode(f.p.Handle(c)), CodeStaleTimestamp)
+}
+
+// TestWriteKey names the unique key of each keyed write.
+func TestWriteKey(t *testing.T) {
+	for _, tc := range []struct{ method, body, want string }{
+		{"wk.user.event.score.change", `{"change_id":"c1"}`, "change_id:c1"},
+		{"wk.user.event.score.rollback", `{"change_id":"c1"}`, "rollback change_id:c1"},
+		{"wk.user.consume.order", `{"order_no":"S1"}`, "order_no:S1"},
+		{"wk.user.refund.order", `{"order_no":"S1","change_id":"x"}`, "order_no:S1"},
+		{"wk.user.info.query", `{"change_id":"c1"}`, ""},
+		{"wk.user.event.score.change", `{"change_id":""}`, ""},
+		{"wk.user.event.score.change", `not json`, ""},
+	} {
+		require.Equal(t, tc.want, WriteKey(Call{Method: tc.method, Body: []byte(tc.body)}), tc.method+" "+tc.body)
+	}
+}
+
+// TestAuthenticated: a call that passed timestamp, credential and sign is
+// authenticated, whatever the platform then answers; Authentic says so
+// without running it.
+func TestAuthenticated(t *testing.T) {
+	f := newFixture(t)
+	refused := f.call("wk.user.info.query", map[string]any{"open_id": "nobody"})
+	failed(t, refused, CodeMemberNotFound)
+	require.True(t, refused.Authenticated, "a business refusal is past the gate")
+	require.True(t, f.call("wk.user.level.list", map[string]any{}).Authenticated)
+
+	q := url.Values{"access_token": {f.token}, "timestamp": {strconv.FormatInt(f.now.UnixMilli(), 10)}}
+	q.Set("sign", signature(q, nil, "wrong secret"))
+	c := Call{Verb: http.MethodPost, Path: "/gw/gateway/wk.user.level.list/v1", Query: q}
+	require.False(t, f.p.Handle(c).Authenticated)
+	require.False(t, f.p.Authentic(c))
+	q.Set("sign", signature(q, nil, testSecret))
+	require.True(t, f.p.Authentic(c))
+	q.Set("access_token", "unknown")
+	require.False(t, f.p.Authentic(c))
+	require.False(t, f.p.Authentic(Call{Verb: http.MethodPost, Path: "/nowhere", Query: q}))
 }

@@ -1,4 +1,4 @@
-package platform
+package engine
 
 import (
 	"bytes"
@@ -41,6 +41,7 @@ const (
 	CodeInvalidAccessToken  int64 = 401
 	CodeUnknownMethod       int64 = 404
 	CodeBadVerb             int64 = 405
+	CodePhoneRegistered     int64 = 190001
 )
 
 // messages holds the document's message for each documented code, verbatim,
@@ -74,6 +75,7 @@ var messages = map[int64]string{
 	CodeInvalidAccessToken:  "access_token无效或已过期",
 	CodeUnknownMethod:       "接口不存在",
 	CodeBadVerb:             "不支持的请求方式",
+	CodePhoneRegistered:     "手机号已注册",
 }
 
 // Message returns the message the platform sends with code.
@@ -99,7 +101,7 @@ func failMsg(code int64, detail string) *Fail {
 
 // style is the shape of a method's envelope. The document's examples show
 // four shapes; each method answers in the shape of its own example, so that
-// a client must decode all of them (NOTES.md #3).
+// a client must decode all of them.
 type style uint8
 
 const (
@@ -116,6 +118,9 @@ const (
 	styleNull
 	// styleNullNoPaging: styleNull without the paging fields (5.4).
 	styleNullNoPaging
+	// styleEmpty: {} on success, as the document shows 6.1's answer;
+	// failures in styleCode200 (6.1, 6.2).
+	styleEmpty
 )
 
 // field is one member of a JSON object, written in order.
@@ -158,6 +163,12 @@ func styledReply(s style, data any, pg *paging, f *Fail) Reply {
 	if pg != nil {
 		pageNo, pageSize, total = pg.PageNo, pg.PageSize, pg.TotalCount
 	}
+	if s == styleEmpty {
+		if success {
+			return Reply{Status: http.StatusOK, Body: []byte("{}")}
+		}
+		s = styleCode200
+	}
 	var body []byte
 	switch s {
 	case styleToken:
@@ -174,13 +185,13 @@ func styledReply(s style, data any, pg *paging, f *Fail) Reply {
 		if pg != nil {
 			fs = append(fs, field{"pageNo", pageNo}, field{"pageSize", pageSize}, field{"totalCount", total})
 		}
-		body = object(fs...)
+		body = object(withoutTotal(fs, pg)...)
 	case styleCamel:
-		body = object(field{"success", success}, field{"data", data}, field{"errorCode", code}, field{"errorMessage", message},
-			field{"pageSize", pageSize}, field{"pageNo", pageNo}, field{"totalCount", total})
+		body = object(withoutTotal([]field{{"success", success}, {"data", data}, {"errorCode", code}, {"errorMessage", message},
+			{"pageSize", pageSize}, {"pageNo", pageNo}, {"totalCount", total}}, pg)...)
 	case styleNull:
-		body = object(field{"error_message", message}, field{"data", data}, field{"pageNo", pageNo}, field{"success", success},
-			field{"pageSize", pageSize}, field{"error_code", code}, field{"totalCount", total})
+		body = object(withoutTotal([]field{{"error_message", message}, {"data", data}, {"pageNo", pageNo}, {"success", success},
+			{"pageSize", pageSize}, {"error_code", code}, {"totalCount", total}}, pg)...)
 	case styleNullNoPaging:
 		body = object(field{"error_message", message}, field{"data", data}, field{"success", success}, field{"error_code", code})
 	}
@@ -189,6 +200,20 @@ func styledReply(s style, data any, pg *paging, f *Fail) Reply {
 		r.Code = f.Code
 	}
 	return r
+}
+
+// withoutTotal drops totalCount from fs when the page says to omit it.
+func withoutTotal(fs []field, pg *paging) []field {
+	if pg == nil || !pg.omitTotal {
+		return fs
+	}
+	out := fs[:0:0]
+	for _, f := range fs {
+		if f.name != "totalCount" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // gatewayReply is the gateway's own refusal, before any method runs.
@@ -203,6 +228,12 @@ func gatewayReply(status int, code int64, message string) Reply {
 	}
 }
 
-// SystemBusy is the answer of an overloaded gateway (code 500), for fault
-// injection.
-func SystemBusy() Reply { return gatewayReply(http.StatusOK, CodeSystemBusy, "") }
+// SystemBusy is the answer of an overloaded gateway to a call of method,
+// for fault injection: code 500, or under PerCallCodes 1001 ("系统繁忙") for
+// 3.6 and 3.7, whose tables give that code.
+func (p *Platform) SystemBusy(method string) Reply {
+	if p.cfg.PerCallCodes && (method == "wk.user.code.generate" || method == "wk.user.code.parsing") {
+		return gatewayReply(http.StatusOK, CodeInvalidParams, "系统繁忙")
+	}
+	return gatewayReply(http.StatusOK, CodeSystemBusy, "")
+}

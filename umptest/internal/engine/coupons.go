@@ -1,4 +1,4 @@
-package platform
+package engine
 
 import (
 	"encoding/json"
@@ -18,8 +18,8 @@ const (
 	CouponNotStarted = 4
 )
 
-// Coupon is a coupon given to a member (5.2). Package umptest exports it as
-// umptest.Coupon (Coupons).
+// Coupon is a coupon given to a member (5.2). umptest.Coupon has the same
+// fields and converts to and from it; a field added here is added there.
 type Coupon struct {
 	// ID is the user-coupon id (用户卷主键ID) of 5.5; Code the platform's
 	// 19-digit coupon code.
@@ -111,23 +111,23 @@ func (p *Platform) validCoupons(openID string, now time.Time) int64 {
 // templateAddIn is 5.1's body.
 type templateAddIn struct {
 	ThirdCouponID      wire.String `json:"third_coupon_id"`
-	CouponCategory     optInt      `json:"coupon_category"`
+	CouponCategory     integer     `json:"coupon_category"`
 	Name               wire.String `json:"name"`
 	DiscountFee        optInt      `json:"discount_fee"`
-	CouponType         optInt      `json:"coupon_type"`
+	CouponType         integer     `json:"coupon_type"`
 	Rules              wire.String `json:"rules"`
 	BeginTime          wire.Millis `json:"begin_time"`
 	EndTime            wire.Millis `json:"end_time"`
-	FixedTerm          optInt      `json:"fixed_term"`
+	FixedTerm          integer     `json:"fixed_term"`
 	MinimumFee         optInt      `json:"minimum_fee"`
-	Quantity           optInt      `json:"quantity"`
-	ClaimNumber        optInt      `json:"claim_number"`
-	CouponCentreStatus optInt      `json:"coupon_centre_status"`
-	MemberRestrictType optInt      `json:"member_restrict_type"`
-	ReceiveMethod      optInt      `json:"receive_method"`
-	UseScopeType       optInt      `json:"use_scope_type"`
-	SuitStoreType      optInt      `json:"suit_store_type"`
-	SuitItemType       optInt      `json:"suit_item_type"`
+	Quantity           integer     `json:"quantity"`
+	ClaimNumber        integer     `json:"claim_number"`
+	CouponCentreStatus integer     `json:"coupon_centre_status"`
+	MemberRestrictType integer     `json:"member_restrict_type"`
+	ReceiveMethod      integer     `json:"receive_method"`
+	UseScopeType       integer     `json:"use_scope_type"`
+	SuitStoreType      integer     `json:"suit_store_type"`
+	SuitItemType       integer     `json:"suit_item_type"`
 	Stores             text        `json:"stores"`
 	Items              text        `json:"items"`
 	Categories         text        `json:"categories"`
@@ -173,7 +173,7 @@ func (p *Platform) templateAdd(r *request) (any, *paging, *Fail) {
 	}
 	id := string(in.ThirdCouponID)
 	if p.coupons.templates[id] != nil {
-		return nil, nil, failMsg(CodeDuplicate, "third_coupon_id")
+		return nil, nil, failMsg(CodeCouponCreate, "third_coupon_id already used")
 	}
 	restrict := int64(2)
 	if in.MemberRestrictType.set {
@@ -203,18 +203,17 @@ type giveEntry struct {
 	ParamsType   wire.String `json:"params_type"`
 }
 
-// couponGiveIn is 5.2's body; coupon_set is JSON inside a string (NOTES.md
-// #10).
+// couponGiveIn is 5.2's body; coupon_set is JSON inside a string.
 type couponGiveIn struct {
 	CouponSet     wire.JSONString[[]giveEntry] `json:"coupon_set"`
-	Number        optInt                       `json:"number"`
+	Number        integer                      `json:"number"`
 	CreateTime    wire.Millis                  `json:"create_time"`
 	ReceiveStore  optInt                       `json:"receive_store"`
 	ThirdCouponID wire.String                  `json:"third_coupon_id"`
 }
 
 // giveItem is one element of 5.2's answer; code is a 19-digit integer
-// (NOTES.md #7) and open_id the member's, even when the entry named a phone.
+// (beyond 2^53, so never a float) and open_id the member's, even when the entry named a phone.
 type giveItem struct {
 	Code   int64  `json:"code"`
 	OpenID string `json:"open_id"`
@@ -270,7 +269,7 @@ func (p *Platform) couponGive(r *request) (any, *paging, *Fail) {
 			return nil, nil, failMsg(CodeInvalidParams, "coupon_set.coupon_number")
 		}
 		if seen[num] || len(p.coupons.byThird[num]) > 0 {
-			return nil, nil, failMsg(CodeDuplicate, "coupon_number")
+			return nil, nil, failMsg(CodeCouponCreate, "coupon_number already given")
 		}
 		seen[num] = true
 		members[i] = m
@@ -342,7 +341,7 @@ func (p *Platform) memberCoupons(m *member, third string) []*coupon {
 type couponStatusIn struct {
 	ThirdCouponCode wire.String `json:"third_coupon_code"`
 	OpenID          wire.String `json:"open_id"`
-	Status          optInt      `json:"status"`
+	Status          integer     `json:"status"`
 }
 
 // couponStatus is 5.3: sets the status of the member's coupons with that
@@ -446,9 +445,9 @@ func (p *Platform) couponVerify(r *request) (any, *paging, *Fail) {
 // couponListIn is 5.5's body.
 type couponListIn struct {
 	OpenID   wire.String `json:"open_id"`
-	PageNo   optInt      `json:"page_no"`
-	PageSize optInt      `json:"page_size"`
-	Status   optInt      `json:"status"`
+	PageNo   integer     `json:"page_no"`
+	PageSize integer     `json:"page_size"`
+	Status   integer     `json:"status"`
 }
 
 // couponList is 5.5: newest first; page_no defaults to 1, page_size to 15;
@@ -490,7 +489,7 @@ func (p *Platform) couponList(r *request) (any, *paging, *Fail) {
 		}
 		return rows[i].ID > rows[j].ID
 	})
-	start, end := window(no, size, len(rows))
+	start, end := p.window(no, size, len(rows))
 	items := make([]json.RawMessage, 0, end-start)
 	for _, c := range rows[start:end] {
 		items = append(items, couponView(c))
