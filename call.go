@@ -115,7 +115,7 @@ const (
 // retry class allows, or renews a rejected token once.
 func (c *Client) roundTrip(ctx context.Context, r *request, dec decoder) (err error) {
 	ep := r.ep
-	ctx, trace := c.openCall(ctx, ep, r.key, false)
+	ctx, trace := c.openCall(ctx, ep, r.key)
 	defer func() { trace.close(ctx, ep, err) }() // after the defer below: it reports the final error
 	mayHaveApplied := false
 	defer func() {

@@ -242,18 +242,22 @@ type callTraceKey struct{}
 
 // openCall starts following a call of ep. Within a call already followed
 // (a resolution's rollbacks and resends) it joins that call instead; a token
-// call is always a call of its own. resolving marks a call that settles an
-// earlier unknown outcome. Every openCall is paired with close.
-func (c *Client) openCall(ctx context.Context, ep *endpoint, key string, resolving bool) (context.Context, *callTrace) {
+// call is always a call of its own. Every openCall is paired with close;
+// markResolving marks a call that settles an earlier unknown outcome.
+func (c *Client) openCall(ctx context.Context, ep *endpoint, key string) (context.Context, *callTrace) {
 	if c.hooks == nil {
-		return ctx, nil
+		return ctx, nil // small enough to inline: no call at all without hooks
 	}
+	return c.traceCall(ctx, ep, key)
+}
+
+// traceCall is openCall with hooks set.
+func (c *Client) traceCall(ctx context.Context, ep *endpoint, key string) (context.Context, *callTrace) {
 	if t, ok := ctx.Value(callTraceKey{}).(*callTrace); ok && t.c == c && t.depth > 0 && ep.cred == credAccessToken {
 		t.depth++
-		t.resolving = t.resolving || resolving
 		return ctx, t
 	}
-	t := &callTrace{c: c, depth: 1, resolving: resolving, start: c.now(), info: CallStartInfo{
+	t := &callTrace{c: c, depth: 1, start: c.now(), info: CallStartInfo{
 		Method: ep.method, RetryClass: ep.retry.String(), ServerAddress: c.serverHost, ServerPort: c.serverPort,
 	}}
 	if c.hooks.IncludeKeys {
@@ -276,8 +280,9 @@ func (c *Client) hookKey(name, value string) string {
 	return name + "=" + value
 }
 
-// markResolving records that the call now settles an unknown outcome
-// (Score.Change after a lost answer).
+// markResolving records that the call settles an unknown outcome
+// (Score.Resolve, Order's Resolve methods, Score.Change after a lost
+// answer): its success reads CallResolved.
 func (t *callTrace) markResolving() {
 	if t != nil {
 		t.resolving = true
@@ -287,9 +292,13 @@ func (t *callTrace) markResolving() {
 // close ends one entry of the call with err, what that entry returns; the
 // last one reports the call to CallDone.
 func (t *callTrace) close(ctx context.Context, ep *endpoint, err error) {
-	if t == nil {
-		return
+	if t != nil {
+		t.end(ctx, ep, err)
 	}
+}
+
+// end is close with a trace.
+func (t *callTrace) end(ctx context.Context, ep *endpoint, err error) {
 	t.depth--
 	dup := err != nil && errors.Is(err, duplicateKey) && dedupsOnKey(ep)
 	if t.depth > 0 {

@@ -259,8 +259,9 @@ func (s *OrderService) refundBody(req *RefundOrderRequest) (*orderBody, error) {
 func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody) (d orderData, applied bool, err error) {
 	key := "order_no=" + body.OrderNo
 	resending := ep.resending()
-	ctx, trace := s.client.openCall(ctx, resending, key, true) // success settles an unknown outcome
+	ctx, trace := s.client.openCall(ctx, resending, key)
 	defer func() { trace.close(ctx, resending, err) }()
+	trace.markResolving() // success settles an unknown outcome
 	d, _, err = call[orderData](ctx, s.client, resending, body, key)
 	var apiErr *APIError
 	switch {

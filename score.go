@@ -200,7 +200,7 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (res
 		return nil, err
 	}
 	// One call for the hooks, however many requests a resolution sends.
-	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", req.ChangeID), false)
+	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", req.ChangeID))
 	defer func() { trace.close(ctx, &epScoreChange, err) }()
 	r := *req
 	d, _, err := call[statementData](ctx, c, &epScoreChange, &r, "change_id="+r.ChangeID)
@@ -229,8 +229,9 @@ func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (re
 	if err := c.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
-	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", req.ChangeID), true)
+	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", req.ChangeID))
 	defer func() { trace.close(ctx, &epScoreChange, err) }()
+	trace.markResolving()
 	return s.resolve(ctx, *req, c.retry.MaxAttempts, nil)
 }
 
