@@ -82,10 +82,13 @@ func call[T any](ctx context.Context, c *Client, ep *endpoint, body any, key str
 		}
 	}
 	var a answer[T]
-	if err := c.roundTrip(ctx, &r, &a); err != nil {
+	err := c.roundTrip(ctx, &r, &a)
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return zero, wire.Page{}, err
 	}
-	return a.env.Data, a.env.Page(), nil
+	// Applied but unreadable: whatever of the data did decode goes with
+	// the error.
+	return a.env.Data, a.env.Page(), err
 }
 
 // callToken is call for the two token calls (2.1, 2.2): no body, and cred,
@@ -116,15 +119,21 @@ const (
 func (c *Client) roundTrip(ctx context.Context, r *request, dec decoder) (err error) {
 	ep := r.ep
 	ctx, trace := c.openCall(ctx, ep, r.key)
-	defer func() { trace.close(ctx, ep, err) }() // after the defer below: it reports the final error
+	defer func() { trace.close(ctx, err) }() // after the defer below: it reports the final error
 	mayHaveApplied := false
 	defer func() {
-		// Once a keyed write may have applied, a later failure proves
-		// nothing about that attempt (see retryKeyed).
-		if err != nil && mayHaveApplied && ep.retry == retryKeyed &&
-			!errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, duplicateKey) {
-			err = &OutcomeUnknownError{Method: ep.method, Key: r.key, Err: err}
+		// Once a keyed write may have applied, a duplicate answer means
+		// that attempt applied, and any other failure proves nothing
+		// about it (see retryKeyed).
+		if err == nil || !mayHaveApplied || ep.retry != retryKeyed ||
+			errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrAppliedUnreadable) {
+			return
 		}
+		if errors.Is(err, duplicateKey) {
+			err = &earlierAttemptError{err}
+			return
+		}
+		err = &OutcomeUnknownError{Method: ep.method, Key: r.key, Err: err}
 	}()
 	tokenRenewed := false
 	for n := 1; ; n++ {
@@ -142,7 +151,9 @@ func (c *Client) roundTrip(ctx context.Context, r *request, dec decoder) (err er
 		}
 		var v verdict
 		v, err = c.attempt(ctx, r, cred, n, dec)
-		mayHaveApplied = mayHaveApplied || v == ambiguous
+		// "System busy" to a keyed write may have applied all the same: a
+		// later duplicate answer then means it did.
+		mayHaveApplied = mayHaveApplied || v == ambiguous || (v == busy && ep.retry == retryKeyed)
 		switch {
 		case v == done:
 			return err
@@ -178,6 +189,25 @@ func (c *Client) roundTrip(ctx context.Context, r *request, dec decoder) (err er
 		case <-t.C:
 		}
 	}
+}
+
+// earlierAttemptError is the duplicate-key refusal (150002) of a keyed write
+// one of whose earlier attempts, in the same call, may have applied: an
+// ambiguous one, or one answered "system busy". It reads as "that attempt
+// applied". It unwraps to the refusal, so that errors.Is(err,
+// ErrAlreadyExists) holds too.
+type earlierAttemptError struct{ err error }
+
+func (e *earlierAttemptError) Error() string {
+	return e.err.Error() + " (after an attempt that may have applied)"
+}
+func (e *earlierAttemptError) Unwrap() error { return e.err }
+
+// appliedByEarlierAttempt reports whether err is the duplicate-key refusal
+// of a keyed write after an attempt of the same call that may have applied.
+func appliedByEarlierAttempt(err error) bool {
+	var e *earlierAttemptError
+	return errors.As(err, &e)
 }
 
 // noToken is the error of a call that could not get an access token. The
@@ -302,16 +332,16 @@ func (c *Client) classify(ctx context.Context, ep *endpoint, status int, body []
 		if h.dataErr == nil {
 			return done, nil
 		}
-		if !ep.retry.repeatsAmbiguous() {
-			// The gateway applied a call that must not be sent twice; an
-			// error here would read as "not applied" and invite a resend
-			// that applies it twice. The result carries zero values where
-			// the data did not decode.
-			c.log.LogAttrs(ctx, slog.LevelWarn, "ump: call applied, but its data does not decode",
+		rerr := c.responseError(ep, status, body, cred, fmt.Errorf("success, but data does not decode: %w", h.dataErr))
+		if ep.retry != retrySafe {
+			// A write the gateway applied: zero values would read as a
+			// result, a plain failure as "not applied" and invite a
+			// resend. Neither is true.
+			c.log.LogAttrs(ctx, slog.LevelWarn, "ump: call applied, but its answer could not be read",
 				slog.String("method", ep.method), slog.String("error", h.dataErr.Error()))
-			return done, nil
+			return done, &AppliedUnreadableError{Method: ep.method, Err: rerr}
 		}
-		return done, c.responseError(ep, status, body, cred, fmt.Errorf("success, but data does not decode: %w", h.dataErr))
+		return done, rerr
 	}
 	if h.empty && ep.blankIsSuccess && status == http.StatusOK {
 		return done, nil
@@ -321,7 +351,7 @@ func (c *Client) classify(ctx context.Context, ep *endpoint, status int, body []
 	case status == http.StatusUnauthorized || c.tokenInvalid[h.code]:
 		apiErr.tokenInvalid = true
 		return tokenRejected, apiErr
-	case h.code == 500:
+	case sentinelFor(ep.method, h.code) == ErrSystemBusy: // 500, or the call's own code for it
 		return busy, apiErr
 	case h.silent && status >= 500:
 		return ambiguous, apiErr

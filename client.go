@@ -39,7 +39,7 @@ type Client struct {
 	retry     RetryPolicy
 	maxBody   int64
 	// tokenInvalid holds the error codes that mean "access token rejected"
-	// besides HTTP 401; the document names none (NOTES.md #15).
+	// besides HTTP 401; the document names none (docs/spec-notes.md#15).
 	tokenInvalid map[int64]bool
 	// hooks is nil unless WithHooks was given; serverHost and serverPort
 	// are the gateway's, for the hooks.

@@ -1,8 +1,11 @@
 package ump
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"iter"
 	"strings"
 	"time"
@@ -22,7 +25,7 @@ import (
 type CouponService service
 
 // The coupon calls. The document says GET for 5.4 and 5.5 but shows JSON
-// bodies; every call is a POST with a JSON body (NOTES.md #1).
+// bodies; every call is a POST with a JSON body (docs/spec-notes.md#1).
 var (
 	epCouponTemplateAdd = endpoint{method: "wk.coupon.template.add", retry: retryNever}
 	epCouponGive        = endpoint{method: "wk.coupon.give", retry: retryNever}
@@ -144,6 +147,9 @@ func (r *CouponTemplateRequest) check(v *checker) {
 	v.notNegative("minimum_fee", r.MinimumFee)
 	v.notNegative("quantity", int64(r.Quantity))
 	v.notNegative("claim_number", int64(r.ClaimNumber))
+	v.int32("fixed_term", int64(r.FixedTerm))
+	v.int32("quantity", int64(r.Quantity))
+	v.int32("claim_number", int64(r.ClaimNumber))
 	v.between("coupon_centre_status", int64(r.CentreStatus), 0, int64(CouponCentreListed))
 	if r.MemberRestrict != nil {
 		v.between("member_restrict_type", int64(*r.MemberRestrict), int64(MemberRestrictNewUsers), int64(MemberRestrictAll))
@@ -166,6 +172,8 @@ func (r *CouponTemplateRequest) check(v *checker) {
 // id for it. A ThirdCouponID already used fails with an error matching
 // ErrAlreadyExists (150002). It is never sent again once the request may
 // have reached the gateway: an ambiguous failure is an *OutcomeUnknownError.
+// A success whose id cannot be read returns 0 and an error matching
+// ErrAppliedUnreadable: the template exists; do not create it again.
 func (s *CouponService) CreateTemplate(ctx context.Context, req *CouponTemplateRequest) (templateID int64, err error) {
 	c := clientOf(s)
 	if req == nil {
@@ -236,11 +244,26 @@ type giveBody struct {
 }
 
 // givenCouponData decodes both spellings of the member's id: the table says
-// openId, the example open_id (NOTES.md #10).
+// openId, the example open_id (docs/spec-notes.md#10).
 type givenCouponData struct {
 	Code        wire.Int64  `json:"code"`
 	OpenID      wire.String `json:"open_id"`
 	OpenIDCamel wire.String `json:"openId"`
+}
+
+// UnmarshalJSON implements json.Unmarshaler: the member's id decodes even
+// when the code does not.
+func (d *givenCouponData) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Code        json.RawMessage `json:"code"`
+		OpenID      wire.String     `json:"open_id"`
+		OpenIDCamel wire.String     `json:"openId"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*d = givenCouponData{OpenID: v.OpenID, OpenIDCamel: v.OpenIDCamel}
+	return d.Code.UnmarshalJSON(v.Code)
 }
 
 // check records missing fields, bad grants and repeated coupon numbers.
@@ -271,6 +294,7 @@ func (r *GiveCouponsRequest) check(v *checker) {
 		}
 	}
 	v.positive("number", int64(r.Number))
+	v.int32("number", int64(r.Number))
 	v.notNegative("receive_store", r.ReceiveStore)
 }
 
@@ -279,7 +303,10 @@ func (r *GiveCouponsRequest) check(v *checker) {
 // with an error matching ErrAlreadyExists (150002). It is never sent again
 // once the request may have reached the gateway: an ambiguous failure is an
 // *OutcomeUnknownError; look for the coupon numbers with AllUserCoupons
-// before giving again.
+// before giving again. If the gateway answers success with codes that
+// cannot be read exactly (floats, say), the coupons were given: Give returns
+// them, Code 0 where it could not be read, with an error matching
+// ErrAppliedUnreadable.
 func (s *CouponService) Give(ctx context.Context, req *GiveCouponsRequest) ([]GivenCoupon, error) {
 	c := clientOf(s)
 	if req == nil {
@@ -295,8 +322,8 @@ func (s *CouponService) Give(ctx context.Context, req *GiveCouponsRequest) ([]Gi
 		ReceiveStore:  req.ReceiveStore,
 		ThirdCouponID: req.ThirdCouponID,
 	}
-	data, _, err := call[[]givenCouponData](ctx, c, &epCouponGive, &body, "")
-	if err != nil {
+	data, _, err := call[givenCoupons](ctx, c, &epCouponGive, &body, "")
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return nil, err
 	}
 	out := make([]GivenCoupon, len(data))
@@ -306,14 +333,42 @@ func (s *CouponService) Give(ctx context.Context, req *GiveCouponsRequest) ([]Gi
 			out[i].OpenID = string(d.OpenIDCamel)
 		}
 	}
-	return out, nil
+	return out, err
+}
+
+// givenCoupons is 5.2's data. It decodes entry by entry, so that when one
+// does not decode (a coupon code sent as a float, which cannot hold 19
+// digits), the others still do: the coupons were given, and Give returns
+// what it could read with ErrAppliedUnreadable.
+type givenCoupons []givenCouponData
+
+// UnmarshalJSON implements json.Unmarshaler. An entry that does not decode
+// keeps what of it did; the first failure is returned after all entries.
+func (g *givenCoupons) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*g = nil
+		return nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := make(givenCoupons, len(raw))
+	var first error
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &out[i]); err != nil && first == nil {
+			first = fmt.Errorf("coupon %d: %w", i, err)
+		}
+	}
+	*g = out
+	return first
 }
 
 // CouponStatusRequest sets the status of one given coupon (5.3).
 type CouponStatusRequest struct {
 	// ThirdCouponCode is the coupon's CouponNumber from Give. The document
 	// types it Long but calls it the coupon_number and shows hex strings, so
-	// it is a string (NOTES.md #18). Required.
+	// it is a string (docs/spec-notes.md#18). Required.
 	ThirdCouponCode string
 	// OpenID is the member's open_id or mainland mobile number. Required.
 	OpenID string
@@ -359,7 +414,7 @@ type VerifyCouponsRequest struct {
 	OrderNo string
 	// ThirdCouponCodes are the coupons' CouponNumbers from Give, at least
 	// one, none containing a comma: they are sent joined with commas
-	// (third_coupon_codes, NOTES.md #18).
+	// (third_coupon_codes, docs/spec-notes.md#18).
 	ThirdCouponCodes []string
 	// VerificationTime is when the coupons were used, sent as epoch
 	// milliseconds; the zero time means now, by the client's clock.

@@ -67,14 +67,14 @@ func TestCouponCreateTemplateMatchesDocumentExample(t *testing.T) {
 	got := g.lastBody()
 	want := docRequest(t, "coupon-template-add-request.json")
 	// Deliberate differences from the example, both sent as the table's
-	// String (NOTES.md #6): the template id, and the store id inside stores.
+	// String (docs/spec-notes.md#6): the template id, and the store id inside stores.
 	assert.Equal(t, json.Number("1629772939065"), want["third_coupon_id"])
 	want["third_coupon_id"] = "1629772939065"
 	innerJSON(t, got, "stores")
 	innerJSON(t, want, "stores")
 	want["stores"].([]any)[0].(map[string]any)["id"] = "1"
 	assert.Equal(t, want, got)
-	// Times are epoch milliseconds as JSON numbers (NOTES.md #8).
+	// Times are epoch milliseconds as JSON numbers (docs/spec-notes.md#8).
 	assert.Equal(t, json.Number("1629859339082"), got["begin_time"])
 }
 

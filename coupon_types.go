@@ -172,6 +172,13 @@ type UserCoupon struct {
 	Stores         []NamedRef
 	Items          []NamedRef
 	Categories     []NamedRef
+	// StoresRaw, ItemsRaw and CategoriesRaw hold the gateway's text of
+	// stores, items or categories when it is not the JSON list it should be
+	// (the document's own examples are not always valid JSON,
+	// docs/spec-notes.md#22); the list is empty then. Empty otherwise.
+	StoresRaw     string
+	ItemsRaw      string
+	CategoriesRaw string
 	// UseOrderNo is the order the coupon was used for, if any.
 	UseOrderNo string
 	Status     CouponStatus
@@ -184,29 +191,29 @@ type namedRefData struct {
 }
 
 type userCouponData struct {
-	ID                 wire.Int64                      `json:"id"`
-	CouponCode         wire.Int64                      `json:"coupon_code"`
-	CouponInfoID       wire.Int64                      `json:"coupon_info_id"`
-	ThirdCouponCode    wire.String                     `json:"third_coupon_code"`
-	Name               wire.String                     `json:"name"`
-	CouponCategory     wire.Int64                      `json:"coupon_category"`
-	Rules              wire.String                     `json:"rules"`
-	DiscountFee        wire.Int64                      `json:"discount_fee"`
-	MinimumFee         wire.Int64                      `json:"minimum_fee"`
-	CouponType         wire.Int64                      `json:"coupon_type"`
-	FixedTerm          wire.Int64                      `json:"fixed_term"`
-	BeginTime          wire.Millis                     `json:"begin_time"`
-	EndTime            wire.Millis                     `json:"end_time"`
-	ReceiveTime        wire.Millis                     `json:"receive_time"`
-	MemberRestrictType wire.Int64                      `json:"member_restrict_type"`
-	UseScopeType       wire.Int64                      `json:"use_scope_type"`
-	SuitStoreType      wire.Int64                      `json:"suit_store_type"`
-	SuitItemType       wire.Int64                      `json:"suit_item_type"`
-	Stores             wire.JSONString[[]namedRefData] `json:"stores"`
-	Items              wire.JSONString[[]namedRefData] `json:"items"`
-	Categories         wire.JSONString[[]namedRefData] `json:"categories"`
-	UseOrderNo         wire.String                     `json:"use_order_no"`
-	Status             wire.Int64                      `json:"status"`
+	ID                 wire.Int64                             `json:"id"`
+	CouponCode         wire.Int64                             `json:"coupon_code"`
+	CouponInfoID       wire.Int64                             `json:"coupon_info_id"`
+	ThirdCouponCode    wire.String                            `json:"third_coupon_code"`
+	Name               wire.String                            `json:"name"`
+	CouponCategory     wire.Int64                             `json:"coupon_category"`
+	Rules              wire.String                            `json:"rules"`
+	DiscountFee        wire.Int64                             `json:"discount_fee"`
+	MinimumFee         wire.Int64                             `json:"minimum_fee"`
+	CouponType         wire.Int64                             `json:"coupon_type"`
+	FixedTerm          wire.Int64                             `json:"fixed_term"`
+	BeginTime          wire.Millis                            `json:"begin_time"`
+	EndTime            wire.Millis                            `json:"end_time"`
+	ReceiveTime        wire.Millis                            `json:"receive_time"`
+	MemberRestrictType wire.Int64                             `json:"member_restrict_type"`
+	UseScopeType       wire.Int64                             `json:"use_scope_type"`
+	SuitStoreType      wire.Int64                             `json:"suit_store_type"`
+	SuitItemType       wire.Int64                             `json:"suit_item_type"`
+	Stores             wire.LenientJSONString[[]namedRefData] `json:"stores"`
+	Items              wire.LenientJSONString[[]namedRefData] `json:"items"`
+	Categories         wire.LenientJSONString[[]namedRefData] `json:"categories"`
+	UseOrderNo         wire.String                            `json:"use_order_no"`
+	Status             wire.Int64                             `json:"status"`
 }
 
 func (d *userCouponData) coupon() UserCoupon {
@@ -220,6 +227,7 @@ func (d *userCouponData) coupon() UserCoupon {
 		MemberRestrict: MemberRestrictType(d.MemberRestrictType), UseScope: UseScopeType(d.UseScopeType),
 		SuitStore: SuitStoreType(d.SuitStoreType), SuitItem: SuitItemType(d.SuitItemType),
 		Stores: couponRefsFrom(d.Stores.V), Items: couponRefsFrom(d.Items.V), Categories: couponRefsFrom(d.Categories.V),
+		StoresRaw: d.Stores.Raw, ItemsRaw: d.Items.Raw, CategoriesRaw: d.Categories.Raw,
 		UseOrderNo: string(d.UseOrderNo), Status: CouponStatus(d.Status),
 	}
 }

@@ -16,19 +16,19 @@
 // Every attempt gets a fresh timestamp and sign over the same body bytes. An
 // attempt that failed before its request was written (DNS, dial) is always
 // sent again. Otherwise it ended with a definite answer (success or a
-// refusal, returned as it is), with "system busy" (code 500: a definite
-// refusal, nothing applied), or with no definite answer (a timeout, a
-// reset, HTTP 502/503/504, a proxy's page, a cut-off answer: the gateway
-// may have applied the call). What follows depends on the call's retry
+// refusal, returned as it is), with "system busy" (code 500, or the 1001 of
+// 3.6 and 3.7), or with no definite answer (a timeout, a reset, HTTP
+// 502/503/504, a proxy's page, a cut-off answer: the gateway may have
+// applied the call). What follows depends on the call's retry
 // class, each call's stated here once:
 //
 //	class      calls                                   busy        no definite answer
 //	safe       Member.Get, GetByCode, GenerateCode,    sent again  sent again
 //	           ListLevels, Score.Records,
 //	           Coupon.SyncStatus, ListUserCoupons
-//	keyed      Score.Rollback,                         sent again  sent again; unknown outcome
-//	           Order.ResolveConsume, ResolveRefund                 if the retries end after it
-//	busy-only  Score.Change (and Score.Resolve)        sent again  resolved by Change (below)
+//	keyed      Score.Change, Resolve, Rollback,        sent again  sent again; unknown outcome
+//	           ResolveRollback, Order.ResolveConsume,              if the retries end after it
+//	           ResolveRefund
 //	never      Member.Create, Order.SyncConsume,       returned    unknown outcome
 //	           SyncRefund, Coupon.CreateTemplate,
 //	           Give, Verify, SMS.SendCode, VerifyCode,
@@ -41,26 +41,35 @@
 // request where it has one: "order_no=..." (settle with
 // Order.ResolveConsume or ResolveRefund, which send the same order_no again
 // and read a duplicate answer, 150002, as "it had applied") or
-// "change_id=...". Calls without a key (member creation, coupon give and
+// "change_id=..." (Score.Resolve, Score.ResolveRollback, which do the same
+// with the change_id).
+//
+// A write the gateway answered success for, whose data could not be read,
+// returns an error matching ErrAppliedUnreadable (with what did decode): it
+// was applied; Retryable is false. Calls without a key (member creation, coupon give and
 // verify, SMS) are settled by looking first: Member.Get by phone,
 // Coupon.AllUserCoupons.
 //
 // # Score changes: exactly once
 //
-// The gateway deduplicates score changes and rollbacks on change_id: a
-// change_id it has seen is refused with 150002, which Change and Rollback
-// report as AlreadyApplied, not as an error. When a change gets no definite
-// answer, Change settles it as section 3.4 of the document prescribes: it
-// rolls the change back by its change_id alone until the gateway answers
-// (reversed, or no such change), then sends the change again under a
-// change_id derived from the old one, and returns the change_id that
-// applied. If that cannot finish within the context and the RetryPolicy,
-// the error is a *ScoreChangeUnresolvedError whose Request Score.Resolve
-// finishes later, from any process. One race stays open: an original
-// request delayed in the network past the rollback that answered "no such
-// change" applies when it arrives, after the change was sent again; a
-// per-attempt timeout (WithTimeout) well above the gateway's processing
-// time keeps that window small.
+// The gateway deduplicates score changes and rollbacks on change_id
+// (docs/spec-notes.md#20): a change_id it holds is refused with 150002.
+// When a change gets no definite answer, or "system busy", Change sends the
+// same bytes again under the same change_id until a definite answer:
+// success (applied now; a late copy of the earlier attempt is then refused
+// as a duplicate) or 150002, which after such an attempt means it applied
+// (AlreadyApplied, no statement_id). Change never rolls back and never
+// invents a change_id: the document's own remedy (3.4: roll back by
+// change_id, then change again under a new id) applies the points twice
+// when the gateway commits the first attempt after the rollback found
+// nothing. If the retries or the context end first, the error is a
+// *ScoreChangeUnresolvedError whose Request Score.Resolve finishes later,
+// from any process; Resolve reads 150002 as "it had applied".
+//
+// 150002 on the first send of a Change or Rollback means the change_id was
+// used before, by another call: nothing moved, and the error matches
+// ErrAlreadyExists. A rollback after a change that answered takes a new
+// change_id (NewChangeID). A change_id is printable ASCII.
 //
 // # Tokens
 //

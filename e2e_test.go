@@ -132,6 +132,31 @@ func TestE2EMemberCodeExpires(t *testing.T) {
 	assert.Equal(t, "wk.user.code.parsing", apiErr.Method)
 }
 
+// TestE2ECodesByCall: a gateway answering 3.6's and 3.7's own tables
+// (umptest.WithPerCallCodes): an expired member code is 110001, which
+// matches ErrMemberCodeExpired and not ErrPhoneEmpty; "system busy" is
+// 1001, which is sent again.
+func TestE2ECodesByCall(t *testing.T) {
+	srv, c, ctx := e2e(t, umptest.WithPerCallCodes())
+	openID := srv.AddMember(umptest.Member{Phone: "13800000001"})
+	code, err := c.Member.GenerateCode(ctx, openID)
+	require.NoError(t, err)
+	srv.Clock().Advance(61 * time.Second)
+	_, err = c.Member.GetByCode(ctx, code)
+	require.ErrorIs(t, err, ump.ErrMemberCodeExpired)
+	require.NotErrorIs(t, err, ump.ErrPhoneEmpty)
+	var apiErr *ump.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, int64(110001), apiErr.Code)
+	assert.Contains(t, err.Error(), "error 110001 (member code expired)")
+
+	srv.ResetStats()
+	srv.Fail("wk.user.code.generate", umptest.Fault{Kind: umptest.SystemBusy, Times: 1})
+	_, err = c.Member.GenerateCode(ctx, openID)
+	require.NoError(t, err, "1001 from 3.6 is system busy: sent again")
+	assert.Equal(t, 2, srv.Stats().Calls["wk.user.code.generate"])
+}
+
 func TestE2EScore(t *testing.T) {
 	srv, c, ctx := e2e(t)
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001", Score: 100})
@@ -148,8 +173,12 @@ func TestE2EScore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(120), srv.Balance(openID))
 
-	again, err := change(ump.EventAdd, 50, add)
-	require.NoError(t, err, "150002: the change_id was used, so the change had applied")
+	_, err = change(ump.EventAdd, 50, add)
+	require.ErrorIs(t, err, ump.ErrAlreadyExists, "150002 on a first send: the change_id was used before, nothing moved")
+	assert.Equal(t, int64(120), srv.Balance(openID))
+	again, err := c.Score.Resolve(ctx, &ump.ScoreChangeRequest{OpenID: openID, Score: 50, OutBizNo: "B-" + add,
+		OrderAmount: ump.Yuan(10, 0), ChangeReason: "test", ChangeEvent: ump.EventAdd, ChangeID: add})
+	require.NoError(t, err, "150002 to Resolve: the change had applied")
 	assert.Equal(t, &ump.ScoreChangeResult{ChangeID: add, AlreadyApplied: true}, again)
 	_, err = change(ump.EventSubtract, 1000, ump.NewChangeID())
 	require.ErrorIs(t, err, ump.ErrInsufficientPoints, "150003")
@@ -166,6 +195,12 @@ func TestE2EScore(t *testing.T) {
 		RollbackScore: 50, ChangeID: ump.NewChangeID()})
 	require.ErrorIs(t, err, ump.ErrInvalidParameters, "nothing of the statement is left to roll back")
 	assert.Equal(t, int64(70), srv.Balance(openID))
+	// 3.4's example: the statement_id with the change's own change_id,
+	// which is taken.
+	_, err = c.Score.Rollback(ctx, &ump.ScoreRollbackRequest{OpenID: openID, StatementID: added.StatementID,
+		RollbackScore: 50, ChangeID: add})
+	require.ErrorIs(t, err, ump.ErrAlreadyExists)
+	assert.Equal(t, int64(70), srv.Balance(openID), "nothing moved")
 
 	// Records, newest first, page after page; the ledger is the truth.
 	ledger := srv.Ledger(openID)
@@ -187,11 +222,9 @@ func TestE2EScore(t *testing.T) {
 	require.NoError(t, srv.Audit())
 }
 
-// TestE2EScoreOutcomeUnknown is the document's flow for a change whose
-// answer was lost (3.4), run by the SDK itself: a rollback with the same
-// change_id and no statement_id reverses the change if it happened (or
-// answers 150004 if not), then the change is sent again under a new
-// change_id, which the result names.
+// TestE2EScoreOutcomeUnknown: a change whose answer was lost, or which
+// never arrived, is sent again under its own change_id: it applies once,
+// and nothing is rolled back (docs/spec-notes.md#20).
 func TestE2EScoreOutcomeUnknown(t *testing.T) {
 	srv, c, ctx := e2e(t)
 	openID := srv.AddMember(umptest.Member{Phone: "13800000001", Score: 100})
@@ -209,22 +242,51 @@ func TestE2EScoreOutcomeUnknown(t *testing.T) {
 			res, err := c.Score.Change(ctx, &ump.ScoreChangeRequest{OpenID: openID, Score: 40, OutBizNo: "B-" + id,
 				ChangeReason: "test", ChangeEvent: ump.EventAdd, ChangeID: id})
 			require.NoError(t, err)
-			assert.NotEqual(t, id, res.ChangeID, "sent again under a new change_id")
+			assert.Equal(t, id, res.ChangeID, "sent again under the same change_id")
+			assert.Equal(t, tc.applied, res.AlreadyApplied, "150002 to the resend: the lost one had applied")
 			assert.Equal(t, before+40, srv.Balance(openID), "applied once")
 
 			var kinds []string
 			for _, st := range srv.Ledger(openID) {
-				if st.ChangeID == id || st.ChangeID == res.ChangeID {
-					kinds = append(kinds, st.Kind+" "+map[bool]string{true: "first", false: "again"}[st.ChangeID == id])
+				if st.ChangeID == id {
+					kinds = append(kinds, st.Kind)
 				}
 			}
-			if tc.applied {
-				assert.Equal(t, []string{"change first", "rollback first", "change again"}, kinds)
-			} else {
-				assert.Equal(t, []string{"change again"}, kinds, "150004: nothing had moved")
-			}
+			assert.Equal(t, []string{umptest.KindChange}, kinds, "one change, no rollback")
 		})
 	}
+	require.NoError(t, srv.Audit())
+}
+
+// TestE2EResolveAfterThePointsWereSpent: a change whose answers were all
+// lost, and whose points the member has spent since. Resolve settles it by
+// what the gateway's answer proves (150002: it applied); it never needs to
+// take the points back, so an insufficient balance cannot leave it
+// unresolved.
+func TestE2EResolveAfterThePointsWereSpent(t *testing.T) {
+	srv, c, ctx := e2e(t)
+	openID := srv.AddMember(umptest.Member{Phone: "13800000001", Score: 0})
+	_, err := c.Auth.AccessToken(ctx)
+	require.NoError(t, err)
+
+	srv.Fail("wk.user.event.score.change", umptest.Fault{Kind: umptest.DropAfterApply})
+	lost := &ump.ScoreChangeRequest{OpenID: openID, Score: 100, OutBizNo: "B-lost", OrderAmount: ump.Yuan(10, 0),
+		ChangeReason: "test", ChangeEvent: ump.EventAdd, ChangeID: ump.NewChangeID()}
+	_, err = c.Score.Change(ctx, lost)
+	var unresolved *ump.ScoreChangeUnresolvedError
+	require.ErrorAs(t, err, &unresolved)
+	srv.ClearFaults()
+
+	spend := &ump.ScoreChangeRequest{OpenID: openID, Score: 100, OutBizNo: "B-spend", OrderAmount: ump.Yuan(10, 0),
+		ChangeReason: "test", ChangeEvent: ump.EventSubtract, ChangeID: ump.NewChangeID()}
+	_, err = c.Score.Change(ctx, spend)
+	require.NoError(t, err)
+	require.Equal(t, int64(0), srv.Balance(openID))
+
+	res, err := c.Score.Resolve(ctx, &unresolved.Request)
+	require.NoError(t, err)
+	assert.True(t, res.AlreadyApplied)
+	assert.Equal(t, int64(0), srv.Balance(openID), "+100 once, -100 once")
 	require.NoError(t, srv.Audit())
 }
 

@@ -13,7 +13,7 @@ import (
 // APIError is a definite answer from the gateway that the call failed: the
 // envelope said success false, or the HTTP status was an error with a gateway
 // envelope. It carries the platform's code and message verbatim, because the
-// document reuses codes with different meanings (NOTES.md #14).
+// document reuses codes with different meanings (docs/spec-notes.md#14).
 //
 // Match a documented code with errors.Is and the sentinel for it:
 //
@@ -31,9 +31,14 @@ type APIError struct {
 	tokenInvalid bool
 }
 
-// Error implements error.
+// Error implements error. The platform's message is preceded by what the
+// code means in English, for the call that answered it (see Is):
+// "ump: wk.user.info.query: error 110003 (member not bound): 会员未绑定".
 func (e *APIError) Error() string {
 	text := "ump: " + e.Method + ": error " + strconv.FormatInt(e.Code, 10)
+	if s := sentinelFor(e.Method, e.Code); s != nil {
+		text += " (" + s.text + ")"
+	}
 	if e.Message != "" {
 		// The field keeps the message verbatim; the text, which reaches
 		// logs, masks the phone or identity number a message may echo.
@@ -46,21 +51,15 @@ func (e *APIError) Error() string {
 }
 
 // Is reports whether the error carries a code that target stands for, or is a
-// token rejection and target is ErrTokenInvalid.
+// token rejection and target is ErrTokenInvalid. Where the call's own table
+// gives the code a meaning of its own (see callCodes), the code matches that
+// sentinel only.
 func (e *APIError) Is(target error) bool {
 	if target == ErrTokenInvalid {
 		return e.tokenInvalid
 	}
 	s, ok := target.(*codeSentinel)
-	if !ok {
-		return false
-	}
-	for _, c := range s.codes {
-		if c == e.Code {
-			return true
-		}
-	}
-	return false
+	return ok && s == sentinelFor(e.Method, e.Code)
 }
 
 // codeSentinel stands for one or more documented error codes.
@@ -76,9 +75,11 @@ func (s *codeSentinel) Error() string {
 func code(text string, codes ...int64) error { return &codeSentinel{codes: codes, text: text} }
 
 // One sentinel for every code in the document's error table ("异常返回码归纳").
-// An *APIError matches the sentinel of its code under errors.Is. Where the
-// document gives one code two meanings, the sentinel is named for the global
-// table and the APIError keeps the gateway's own message.
+// An *APIError matches the sentinel of its code under errors.Is. Where a
+// call's own table gives a code another meaning (3.6, 3.7), the APIError of
+// that call matches the call's meaning instead (docs/spec-notes.md#21): a
+// 110001 from Member.GetByCode is ErrMemberCodeExpired, not ErrPhoneEmpty,
+// and a 1001 from GenerateCode or GetByCode is ErrSystemBusy.
 var (
 	ErrSystemBusy               = code("system busy, try again later", 500)
 	ErrInvalidParameters        = code("invalid request parameters", 1001)
@@ -111,8 +112,8 @@ var (
 // gateway has seen (a phone, an order_no, a coupon id), not only a change_id.
 var ErrDuplicateChangeID = ErrAlreadyExists
 
-// documentedCodes lists each documented code with its sentinel; tests walk it
-// to prove that every code is mapped.
+// documentedCodes lists each code of the global table with its sentinel;
+// tests walk it to prove that every code is mapped.
 var documentedCodes = map[int64]error{
 	500: ErrSystemBusy, 1001: ErrInvalidParameters,
 	110001: ErrPhoneEmpty, 110002: ErrOpenIDOrPhoneEmpty, 110003: ErrMemberNotBound,
@@ -123,6 +124,17 @@ var documentedCodes = map[int64]error{
 	140004: ErrSMSDailyLimit, 140005: ErrSMSCodeWrong,
 	150001: ErrNoScoreRule, 150002: ErrAlreadyExists, 150003: ErrInsufficientPoints,
 	150004: ErrStatementNotFound, 150005: ErrStatementDetailNotFound, 150006: ErrNoScorePool,
+}
+
+// sentinelFor returns the sentinel that code stands for in an answer to
+// method: the call's own meaning where its table gives one (callCodes), the
+// global table's otherwise; nil for a code no table lists.
+func sentinelFor(method string, code int64) *codeSentinel {
+	if s, ok := callCodes[method][code]; ok {
+		return s
+	}
+	s, _ := documentedCodes[code].(*codeSentinel)
+	return s
 }
 
 // Errors that are not platform codes.
@@ -146,6 +158,36 @@ var (
 	// automatic obtaining is off.
 	ErrNoToken = errors.New("ump: no usable access token")
 )
+
+// ErrAppliedUnreadable matches the error of a write the gateway answered
+// success for whose data could not be read: the call was applied, and its
+// result is unknown. Do not send it again; look the result up instead. See
+// AppliedUnreadableError.
+var ErrAppliedUnreadable = errors.New("ump: applied, but the answer could not be read")
+
+// AppliedUnreadableError is returned by a write (member creation, order
+// sync, score change or rollback, coupon template, give or verify) that the
+// gateway answered success for, but whose data did not decode. The call
+// was applied: Retryable is false, and sending it again could apply it
+// twice. The method returns, next to this error, whatever of the data did
+// decode. errors.Is(err, ErrAppliedUnreadable) holds.
+type AppliedUnreadableError struct {
+	// Method is the gateway method.
+	Method string
+	// Err is the *ResponseError with a redacted sample of the answer.
+	Err error
+}
+
+// Error implements error.
+func (e *AppliedUnreadableError) Error() string {
+	return "ump: " + e.Method + ": the call was applied, but its answer could not be read (do not send it again): " + e.Err.Error()
+}
+
+// Is reports target == ErrAppliedUnreadable.
+func (e *AppliedUnreadableError) Is(target error) bool { return target == ErrAppliedUnreadable }
+
+// Unwrap returns the *ResponseError.
+func (e *AppliedUnreadableError) Unwrap() error { return e.Err }
 
 // ValidationError reports request fields that break the document's rules. It
 // is returned before anything is sent.
@@ -273,9 +315,10 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 // token, sign, clock and quota trouble (the answers the document gives no
 // code for), ErrTokenBudgetExhausted, ErrNoToken and ErrOutcomeUnknown
 // (settle those with the Resolve methods, which resend under the same key).
-// It is false for a *ValidationError and for the platform's business
-// refusals: every other code of the document's table, such as member not
-// bound, insufficient points or a duplicate key. A queue that holds work for
+// It is false for a *ValidationError, for ErrAppliedUnreadable (the call
+// was applied) and for the platform's business refusals: every other code
+// of the document's table, such as member not bound, insufficient points or
+// a duplicate key. A queue that holds work for
 // the platform keeps a retryable failure and sets a refusal aside.
 func Retryable(err error) bool {
 	if err == nil {
@@ -283,6 +326,9 @@ func Retryable(err error) bool {
 	}
 	if errors.Is(err, ErrOutcomeUnknown) {
 		return true // a refusal inside it proves nothing about the earlier attempt
+	}
+	if errors.Is(err, ErrAppliedUnreadable) {
+		return false // applied: sending it again could apply it twice
 	}
 	var verr *ValidationError
 	if errors.As(err, &verr) {
@@ -298,15 +344,9 @@ func Retryable(err error) bool {
 }
 
 // retryable reports whether the refusal is trouble that may pass rather
-// than the platform's considered answer.
+// than the platform's considered answer: a rejected token, "system busy"
+// (in the call's own meaning of its codes), or a code no table lists.
 func (e *APIError) retryable() bool {
-	if e.tokenInvalid || e.Code == 500 || (e.Code == 1001 && codeMeansBusy1001[e.Method]) {
-		return true
-	}
-	_, documented := documentedCodes[e.Code]
-	return !documented
+	s := sentinelFor(e.Method, e.Code)
+	return e.tokenInvalid || s == nil || s == ErrSystemBusy
 }
-
-// codeMeansBusy1001 lists the calls whose own table gives 1001 as "system
-// busy" (3.6, 3.7) where the global table reads "invalid parameters".
-var codeMeansBusy1001 = map[string]bool{"wk.user.code.generate": true, "wk.user.code.parsing": true}

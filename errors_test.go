@@ -78,7 +78,7 @@ func TestAPIErrorFromTheGateway(t *testing.T) {
 			require.ErrorAs(t, err, &apiErr)
 			require.Equal(t, APIError{Method: epRead.method, HTTPStatus: 200, Code: 110003, Message: "会员未绑定"}, *apiErr)
 			require.True(t, errors.Is(err, ErrMemberNotBound))
-			require.Equal(t, "ump: wk.test.read: error 110003: 会员未绑定", err.Error())
+			require.Equal(t, "ump: wk.test.read: error 110003 (member not bound): 会员未绑定", err.Error())
 			require.Equal(t, 1, m.count(epRead.method), "a definite error is not repeated")
 		})
 	}
@@ -87,13 +87,58 @@ func TestAPIErrorFromTheGateway(t *testing.T) {
 func TestAPIErrorMessage(t *testing.T) {
 	msg := "集团未配置积分规则或配置已过期, 请联系集团管理员"
 	e := &APIError{Method: "wk.user.event.score.change", HTTPStatus: 200, Code: 150001, Message: msg}
-	require.Equal(t, "ump: wk.user.event.score.change: error 150001: "+msg, e.Error())
+	require.Equal(t, "ump: wk.user.event.score.change: error 150001 (no score rule configured, or it expired): "+msg, e.Error())
 
 	// The field is verbatim; the text masks what the gateway echoed.
 	e = &APIError{Method: "wk.user.info.add", HTTPStatus: 502, Code: 120001, Message: "非法的电话13800001234, 身份证440402199001011234"}
 	require.Equal(t, "非法的电话13800001234, 身份证440402199001011234", e.Message)
-	require.Equal(t, "ump: wk.user.info.add: error 120001: 非法的电话138****1234, 身份证4****************4 (HTTP 502)", e.Error())
+	require.Equal(t, "ump: wk.user.info.add: error 120001 (invalid phone): 非法的电话138****1234, 身份证4****************4 (HTTP 502)", e.Error())
 	require.Equal(t, "ump: m: error 0", (&APIError{Method: "m"}).Error())
+	require.Equal(t, "ump: wk.user.info.query: error 110003 (member not bound): 会员未绑定",
+		(&APIError{Method: "wk.user.info.query", Code: 110003, Message: "会员未绑定"}).Error())
+	require.Equal(t, "ump: m: error 424242: 未知", (&APIError{Method: "m", Code: 424242, Message: "未知"}).Error(),
+		"a code no table lists has no description")
+}
+
+// Where a call's own table gives a code its own meaning, that meaning wins
+// for that call only (docs/spec-notes.md#21).
+func TestCodesByCall(t *testing.T) {
+	expired := &APIError{Method: "wk.user.code.parsing", Code: 110001, Message: "会员条形码失效"}
+	require.ErrorIs(t, expired, ErrMemberCodeExpired)
+	require.NotErrorIs(t, expired, ErrPhoneEmpty)
+	require.Equal(t, "ump: wk.user.code.parsing: error 110001 (member code expired): 会员条形码失效", expired.Error())
+	require.False(t, Retryable(expired))
+
+	elsewhere := &APIError{Method: "wk.user.info.query", Code: 110001}
+	require.ErrorIs(t, elsewhere, ErrPhoneEmpty)
+	require.NotErrorIs(t, elsewhere, ErrMemberCodeExpired)
+
+	for _, m := range []string{"wk.user.code.generate", "wk.user.code.parsing"} {
+		busy := &APIError{Method: m, Code: 1001, Message: "系统繁忙"}
+		require.ErrorIs(t, busy, ErrSystemBusy, m)
+		require.NotErrorIs(t, busy, ErrInvalidParameters, m)
+		require.True(t, Retryable(busy), m)
+	}
+	invalid := &APIError{Method: "wk.user.info.query", Code: 1001}
+	require.ErrorIs(t, invalid, ErrInvalidParameters)
+	require.False(t, Retryable(invalid))
+}
+
+// 1001 from 3.6 or 3.7 is "system busy" and is sent again; from another call
+// it is a definite refusal.
+func TestBusy1001IsRepeatedOnTheMemberCodeCalls(t *testing.T) {
+	c, g := setup(t)
+	busy := `{"success":false,"errorCode":1001,"errorMessage":"系统繁忙","data":null}`
+	g.handle("wk.user.code.generate", sequence(answerWith(busy), answerWith(fixture(t, "member-code.json"))))
+	code, err := c.Member.GenerateCode(context.Background(), "25c56912e05847c0b09f03ca7e52b796")
+	require.NoError(t, err)
+	require.NotEmpty(t, code)
+	require.Len(t, g.calls(), 2)
+
+	g.reply("wk.user.info.query", `{"success":false,"error_code":1001,"error_message":"参数错误","data":null}`)
+	_, err = c.Member.Get(context.Background(), &MemberQuery{OpenID: "o1"})
+	require.ErrorIs(t, err, ErrInvalidParameters)
+	require.Len(t, g.calls(), 3, "not repeated")
 }
 
 func TestErrorTypesUnwrap(t *testing.T) {

@@ -43,10 +43,10 @@ func ExampleScoreService_Resolve() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("applied under a new change_id:", res.ChangeID != req.ChangeID)
+	fmt.Println("it had applied:", res.AlreadyApplied)
 	fmt.Println("balance:", srv.Balance(openID))
 	// Output:
-	// applied under a new change_id: true
+	// it had applied: true
 	// balance: 100
 }
 

@@ -80,11 +80,12 @@ const (
 	CallOK CallOutcome = iota + 1
 	// CallAlreadyApplied: the gateway refused the call's key as a
 	// duplicate, which proves an earlier copy applied (a score change or
-	// rollback sent again, an order resolved); the call returns no error.
+	// rollback sent again after a lost answer, a resolution); the call
+	// returns no error.
 	CallAlreadyApplied
-	// CallResolved: an earlier unknown outcome was settled and the call is
-	// now applied once (Score.Change after a lost answer, Score.Resolve,
-	// Order.ResolveConsume, Order.ResolveRefund).
+	// CallResolved: a resolution (Score.Resolve, Score.ResolveRollback,
+	// Order.ResolveConsume, Order.ResolveRefund) found the earlier call had
+	// not applied, and applied it now, once.
 	CallResolved
 	// CallRefused: the gateway answered with a refusal (an *APIError).
 	CallRefused
@@ -132,8 +133,7 @@ type CallDoneInfo struct {
 	CallStartInfo
 	// Outcome is how the call ended.
 	Outcome CallOutcome
-	// Attempts counts the requests sent for the call, the rollbacks and
-	// resends of a resolution included; 0 if none was sent.
+	// Attempts counts the requests sent for the call; 0 if none was sent.
 	Attempts int
 	// HTTPStatus and Code are the last answer's HTTP status and the
 	// gateway's error code (0 for none).
@@ -141,15 +141,15 @@ type CallDoneInfo struct {
 	Code       int64
 	// Duration is the whole call, retries and waits included.
 	Duration time.Duration
-	// Err is the error the call returns (nil for CallOK, CallAlreadyApplied
-	// and CallResolved), redacted as Hooks describes.
+	// Err is the error the call returns, redacted as Hooks describes: nil
+	// for CallAlreadyApplied and CallResolved, and for CallOK unless the
+	// call applied but its answer could not be read (ErrAppliedUnreadable).
 	Err error
 }
 
 // AttemptDoneInfo describes one request of a call.
 type AttemptDoneInfo struct {
-	// Method is the gateway method of this request: within a score
-	// change's resolution, a rollback's method appears among the change's.
+	// Method is the gateway method of this request.
 	Method string
 	// Attempt numbers the requests of the call from 1.
 	Attempt int
@@ -225,8 +225,8 @@ type callTrace struct {
 	info  CallStartInfo
 	start time.Time
 	// depth counts the request-path entries sharing this trace: a service
-	// that resolves (Score.Change) opens the call, and the change, rollback
-	// and resend it makes join it.
+	// method that reads the answer itself (a score change, a resolution)
+	// opens the call, and the request path's entry joins it.
 	depth     int
 	attempts  int
 	sent      bool
@@ -241,7 +241,7 @@ type callTrace struct {
 type callTraceKey struct{}
 
 // openCall starts following a call of ep. Within a call already followed
-// (a resolution's rollbacks and resends) it joins that call instead; a token
+// (opened by its service method) it joins that call instead; a token
 // call is always a call of its own. Every openCall is paired with close;
 // markResolving marks a call that settles an earlier unknown outcome.
 func (c *Client) openCall(ctx context.Context, ep *endpoint, key string) (context.Context, *callTrace) {
@@ -280,27 +280,30 @@ func (c *Client) hookKey(name, value string) string {
 	return name + "=" + value
 }
 
-// markResolving records that the call settles an unknown outcome
-// (Score.Resolve, Order's Resolve methods, Score.Change after a lost
-// answer): its success reads CallResolved.
-func (t *callTrace) markResolving() {
-	if t != nil {
+// markResolving records that the call settles an unknown outcome on
+// purpose (Score.Resolve, ResolveRollback, Order's Resolve methods): its
+// success reads CallResolved, and a duplicate answer "already applied".
+func (t *callTrace) markResolving(resolving bool) {
+	if t != nil && resolving {
 		t.resolving = true
 	}
 }
 
 // close ends one entry of the call with err, what that entry returns; the
 // last one reports the call to CallDone.
-func (t *callTrace) close(ctx context.Context, ep *endpoint, err error) {
+func (t *callTrace) close(ctx context.Context, err error) {
 	if t != nil {
-		t.end(ctx, ep, err)
+		t.end(ctx, err)
 	}
 }
 
 // end is close with a trace.
-func (t *callTrace) end(ctx context.Context, ep *endpoint, err error) {
+func (t *callTrace) end(ctx context.Context, err error) {
 	t.depth--
-	dup := err != nil && errors.Is(err, duplicateKey) && dedupsOnKey(ep)
+	// A duplicate key proves an earlier copy applied after an attempt of
+	// the same call that may have applied, or when the call resends on
+	// purpose; the service then returns no error.
+	dup := err != nil && (appliedByEarlierAttempt(err) || (t.resolving && errors.Is(err, duplicateKey)))
 	if t.depth > 0 {
 		t.lastDuplicate = dup
 		return
@@ -318,6 +321,9 @@ func (t *callTrace) end(ctx context.Context, ep *endpoint, err error) {
 		done.Outcome = CallResolved
 	case err == nil:
 		done.Outcome = CallOK
+	case errors.Is(err, ErrAppliedUnreadable):
+		done.Outcome = CallOK // applied; the answer could not be read
+		done.Err = t.c.hookError(err)
 	default:
 		done.Outcome = outcomeOf(err, t.sent)
 		done.Err = t.c.hookError(err)
@@ -390,12 +396,6 @@ func outcomeOf(err error, sent bool) CallOutcome {
 		return CallNotSent
 	}
 	return CallFailed
-}
-
-// dedupsOnKey reports whether the gateway deduplicates ep on its key, so
-// that a duplicate answer proves an earlier copy applied.
-func dedupsOnKey(ep *endpoint) bool {
-	return ep.retry == retryKeyed || ep.retry == retryBusyOnly
 }
 
 // keyInText matches a request key in an error text.

@@ -137,44 +137,59 @@ func TestHooksCallAndTokenCall(t *testing.T) {
 	assert.Equal(t, 0, log.tokens[2].BudgetLeft)
 }
 
-func TestHooksScoreChangeResolvedAndAlreadyApplied(t *testing.T) {
+func TestHooksScoreChangeAlreadyAppliedAndResolved(t *testing.T) {
 	srv, c, log, ctx := hooked(t, false)
 	openID := srv.AddMember(umptest.Member{Phone: "13800138001", Nickname: "h"})
 	_, err := c.Auth.AccessToken(ctx)
 	require.NoError(t, err)
 	log.reset()
 
+	// The answer is lost: the change is sent again under its change_id,
+	// and the gateway's 150002 proves the first copy applied.
 	srv.Fail("wk.user.event.score.change", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
 	req := &ump.ScoreChangeRequest{OpenID: openID, Score: 5, OutBizNo: "B1", ChangeReason: "t",
 		ChangeEvent: ump.EventAdd, ChangeID: ump.NewChangeID()}
-	_, err = c.Score.Change(ctx, req)
-	require.NoError(t, err)
-
-	require.Len(t, log.dones, 1, "one call, however many requests the resolution sent")
-	d := log.dones[0]
-	assert.Equal(t, "wk.user.event.score.change", d.Method)
-	assert.Equal(t, "busy-only", d.RetryClass)
-	assert.Equal(t, ump.CallResolved, d.Outcome)
-	assert.Equal(t, 3, d.Attempts, "the lost change, the rollback, the change again")
-	assert.Empty(t, d.Key, "keys only with IncludeKeys")
-	var methods []string
-	for i, a := range log.attempts {
-		methods = append(methods, a.Method)
-		assert.Equal(t, i+1, a.Attempt)
-	}
-	assert.Equal(t, []string{"wk.user.event.score.change", "wk.user.event.score.rollback", "wk.user.event.score.change"}, methods)
-	assert.Error(t, log.attempts[0].Err, "the lost answer")
-	assert.NotContains(t, log.attempts[0].Err.Error(), req.ChangeID)
-
-	log.reset()
-	res, err := c.Score.Change(ctx, &ump.ScoreChangeRequest{OpenID: openID, Score: 5, OutBizNo: "B2", ChangeReason: "t",
-		ChangeEvent: ump.EventAdd, ChangeID: req.ChangeID})
+	res, err := c.Score.Change(ctx, req)
 	require.NoError(t, err)
 	require.True(t, res.AlreadyApplied)
-	d = log.done(t, "wk.user.event.score.change")
+	require.Len(t, log.dones, 1, "one call")
+	d := log.dones[0]
+	assert.Equal(t, "wk.user.event.score.change", d.Method)
+	assert.Equal(t, "keyed", d.RetryClass)
 	assert.Equal(t, ump.CallAlreadyApplied, d.Outcome)
+	assert.Equal(t, 2, d.Attempts, "the lost change, the change again")
 	assert.Equal(t, int64(150002), d.Code)
 	assert.NoError(t, d.Err)
+	assert.Empty(t, d.Key, "keys only with IncludeKeys")
+	require.Len(t, log.attempts, 2)
+	for i, a := range log.attempts {
+		assert.Equal(t, i+1, a.Attempt)
+		assert.Equal(t, "wk.user.event.score.change", a.Method)
+	}
+	require.Error(t, log.attempts[0].Err, "the lost answer")
+	assert.NotContains(t, log.attempts[0].Err.Error(), req.ChangeID)
+
+	// Resolve of that change reads 150002 as applied before, too.
+	log.reset()
+	_, err = c.Score.Resolve(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, ump.CallAlreadyApplied, log.done(t, "wk.user.event.score.change").Outcome)
+
+	// Resolve of a change the gateway never got applies it now.
+	log.reset()
+	fresh := *req
+	fresh.ChangeID = ump.NewChangeID()
+	_, err = c.Score.Resolve(ctx, &fresh)
+	require.NoError(t, err)
+	assert.Equal(t, ump.CallResolved, log.done(t, "wk.user.event.score.change").Outcome)
+
+	// The same change_id in a new call: refused, nothing moved.
+	log.reset()
+	_, err = c.Score.Change(ctx, req)
+	require.ErrorIs(t, err, ump.ErrAlreadyExists)
+	d = log.done(t, "wk.user.event.score.change")
+	assert.Equal(t, ump.CallRefused, d.Outcome)
+	assert.Equal(t, int64(150002), d.Code)
 }
 
 func TestHooksOrderUnknownThenResolved(t *testing.T) {

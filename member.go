@@ -27,6 +27,16 @@ var (
 	epListLevels   = endpoint{method: "wk.user.level.list", retry: retrySafe}
 )
 
+// callCodes holds the codes a call's own table gives a meaning other than
+// the global table's (docs/spec-notes.md#21). 3.6 and 3.7 list 1001 as
+// "system busy" (globally "invalid parameters"), so it is repeated like
+// 500; 3.7 lists 110001 as "member code expired" (globally "phone empty").
+// An *APIError of these calls matches the sentinel given here.
+var callCodes = map[string]map[int64]*codeSentinel{
+	epGenerateCode.method: {1001: ErrSystemBusy.(*codeSentinel)},
+	epMemberByCode.method: {1001: ErrSystemBusy.(*codeSentinel), 110001: ErrMemberCodeExpired.(*codeSentinel)},
+}
+
 // levelPageSize is the document's default page_size of the level table (3.8).
 const levelPageSize = 10
 
@@ -109,7 +119,7 @@ func (r CreateMemberRequest) LogValue() slog.Value {
 }
 
 // createMemberBody is 3.1's body. username is not sent: only the document's
-// example has it, no table lists it (NOTES.md #16).
+// example has it, no table lists it (docs/spec-notes.md#16).
 type createMemberBody struct {
 	OuterUserID  string    `json:"outer_user_id,omitempty"`
 	QID          string    `json:"q_id,omitempty"`
@@ -218,7 +228,8 @@ func (s *MemberService) Get(ctx context.Context, req *MemberQuery) (*Member, err
 
 // GenerateCode returns a member code (3.6), the number a member shows at a
 // till, for the member with the given open_id or phone number. The code
-// stays a string: it is 20 digits with a leading zero.
+// stays a string: it is 20 digits with a leading zero. 3.6 gives 1001 as
+// "system busy": it matches ErrSystemBusy and is repeated like 500.
 func (s *MemberService) GenerateCode(ctx context.Context, openIDOrPhone string) (string, error) {
 	c := clientOf(s)
 	body := openIDBody{OpenID: openIDOrPhone}
@@ -250,8 +261,10 @@ type memberCodeBody struct {
 func (b *memberCodeBody) check(v *checker) { v.required("code", b.Code) }
 
 // GetByCode looks a member up by a member code from GenerateCode (3.7). An
-// expired code fails with the platform's code (ErrMemberCodeExpired, or the
-// 110001 section 3.7 documents for it: see APIError.Message).
+// expired code fails with ErrMemberCodeExpired: 3.7's own table gives it
+// code 110001 (globally "phone empty"), the global table 110006, and both
+// match. 3.7 gives 1001 as "system busy": it matches ErrSystemBusy and is
+// repeated like 500.
 func (s *MemberService) GetByCode(ctx context.Context, code string) (*Member, error) {
 	c := clientOf(s)
 	body := memberCodeBody{Code: code}
@@ -318,6 +331,9 @@ type Member struct {
 	CouponCount int64
 	// Rights are the benefits of the member's level.
 	Rights []Right
+	// RightsRaw holds the gateway's text of rights when it is not the JSON
+	// list it should be (docs/spec-notes.md#22); Rights is empty then.
+	RightsRaw string
 }
 
 // LogValue implements slog.LogValuer, masking the phone and identity numbers.
@@ -340,34 +356,34 @@ type Right struct {
 
 // memberData is the data of 3.2 and 3.7 as the wire has it.
 type memberData struct {
-	OpenID               wire.String                  `json:"open_id"`
-	UserNum              wire.String                  `json:"user_num"`
-	ProjectID            wire.String                  `json:"project_id"`
-	Nickname             wire.String                  `json:"nickname"`
-	RealName             wire.String                  `json:"realname"`
-	Phone                wire.String                  `json:"phone"`
-	Gender               wire.Int64                   `json:"gender"`
-	Birthday             wire.Date                    `json:"birthday"`
-	AvatarImgURL         wire.String                  `json:"avatar_img_url"`
-	Country              wire.String                  `json:"country"`
-	Province             wire.String                  `json:"province"`
-	City                 wire.String                  `json:"city"`
-	IDCard               wire.String                  `json:"id_card"`
-	Email                wire.String                  `json:"email"`
-	Remark               wire.String                  `json:"remark"`
-	QID                  wire.String                  `json:"q_id"`
-	RegisterTime         wire.Millis                  `json:"register_time"`
-	LevelNumber          *wire.Int64                  `json:"level_number"`
-	LevelNum             *wire.Int64                  `json:"level_num"` // NOTES.md #4
-	LevelName            wire.String                  `json:"level_name"`
-	NextLevelNum         wire.Int64                   `json:"next_level_num"`
-	NextLevelName        wire.String                  `json:"next_level_name"`
-	NextLevelGrowthValue wire.Int64                   `json:"next_level_growth_value"`
-	IsMaxLevel           wire.Bool                    `json:"is_max_level"`
-	Score                wire.Int64                   `json:"score"`
-	GrowthValue          wire.Int64                   `json:"growth_value"`
-	CouponNum            wire.Int64                   `json:"coupon_num"`
-	Rights               wire.JSONString[[]rightData] `json:"rights"`
+	OpenID               wire.String                         `json:"open_id"`
+	UserNum              wire.String                         `json:"user_num"`
+	ProjectID            wire.String                         `json:"project_id"`
+	Nickname             wire.String                         `json:"nickname"`
+	RealName             wire.String                         `json:"realname"`
+	Phone                wire.String                         `json:"phone"`
+	Gender               wire.Int64                          `json:"gender"`
+	Birthday             wire.Date                           `json:"birthday"`
+	AvatarImgURL         wire.String                         `json:"avatar_img_url"`
+	Country              wire.String                         `json:"country"`
+	Province             wire.String                         `json:"province"`
+	City                 wire.String                         `json:"city"`
+	IDCard               wire.String                         `json:"id_card"`
+	Email                wire.String                         `json:"email"`
+	Remark               wire.String                         `json:"remark"`
+	QID                  wire.String                         `json:"q_id"`
+	RegisterTime         wire.Millis                         `json:"register_time"`
+	LevelNumber          *wire.Int64                         `json:"level_number"`
+	LevelNum             *wire.Int64                         `json:"level_num"` // docs/spec-notes.md#4
+	LevelName            wire.String                         `json:"level_name"`
+	NextLevelNum         wire.Int64                          `json:"next_level_num"`
+	NextLevelName        wire.String                         `json:"next_level_name"`
+	NextLevelGrowthValue wire.Int64                          `json:"next_level_growth_value"`
+	IsMaxLevel           wire.Bool                           `json:"is_max_level"`
+	Score                wire.Int64                          `json:"score"`
+	GrowthValue          wire.Int64                          `json:"growth_value"`
+	CouponNum            wire.Int64                          `json:"coupon_num"`
+	Rights               wire.LenientJSONString[[]rightData] `json:"rights"`
 }
 
 type rightData struct {
@@ -387,6 +403,7 @@ func (w *memberData) member() *Member {
 		NextLevelNumber: int64(w.NextLevelNum), NextLevelName: string(w.NextLevelName),
 		NextLevelGrowthValue: int64(w.NextLevelGrowthValue), IsMaxLevel: bool(w.IsMaxLevel),
 		Score: int64(w.Score), GrowthValue: int64(w.GrowthValue), CouponCount: int64(w.CouponNum),
+		RightsRaw: w.Rights.Raw,
 	}
 	switch {
 	case w.LevelNumber != nil:

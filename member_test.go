@@ -38,7 +38,7 @@ func TestMemberCreateSendsTheDocumentedRequest(t *testing.T) {
 	calls := g.calls()
 	require.Len(t, calls, 1)
 	require.Equal(t, "wk.user.info.add", calls[0].Method)
-	// The document's example minus username (NOTES.md #16): JSONEq also
+	// The document's example minus username (docs/spec-notes.md#16): JSONEq also
 	// compares JSON types, so gender is a number and project_id a string.
 	require.JSONEq(t, fixture(t, "member-create-request.json"), string(calls[0].Body))
 }

@@ -171,10 +171,10 @@ func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest
 		return nil, err
 	}
 	d, _, err := call[orderData](ctx, c, &epConsumeOrder, body, "order_no="+body.OrderNo)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return nil, err
 	}
-	return d.consumeResult(false), nil
+	return d.consumeResult(false), err
 }
 
 // ResolveConsume settles a sale whose SyncConsume ended with an unknown
@@ -193,10 +193,10 @@ func (s *OrderService) ResolveConsume(ctx context.Context, req *ConsumeOrderRequ
 		return nil, err
 	}
 	d, applied, err := s.resend(ctx, &epConsumeOrder, body)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return nil, err
 	}
-	return d.consumeResult(applied), nil
+	return d.consumeResult(applied), err
 }
 
 // consumeBody checks the sale and returns its body, or a *ValidationError.
@@ -221,10 +221,10 @@ func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) 
 		return nil, err
 	}
 	d, _, err := call[orderData](ctx, c, &epRefundOrder, body, "order_no="+body.OrderNo)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return nil, err
 	}
-	return d.refundResult(false), nil
+	return d.refundResult(false), err
 }
 
 // ResolveRefund settles a return whose SyncRefund ended with an unknown
@@ -236,10 +236,10 @@ func (s *OrderService) ResolveRefund(ctx context.Context, req *RefundOrderReques
 		return nil, err
 	}
 	d, applied, err := s.resend(ctx, &epRefundOrder, body)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return nil, err
 	}
-	return d.refundResult(applied), nil
+	return d.refundResult(applied), err
 }
 
 // refundBody checks the return and returns its body, or a *ValidationError.
@@ -260,8 +260,8 @@ func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody
 	key := "order_no=" + body.OrderNo
 	resending := ep.resending()
 	ctx, trace := s.client.openCall(ctx, resending, key)
-	defer func() { trace.close(ctx, resending, err) }()
-	trace.markResolving() // success settles an unknown outcome
+	defer func() { trace.close(ctx, err) }()
+	trace.markResolving(true) // success settles an unknown outcome
 	d, _, err = call[orderData](ctx, s.client, resending, body, key)
 	var apiErr *APIError
 	switch {
@@ -269,8 +269,8 @@ func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody
 		return d, false, nil
 	case errors.Is(err, duplicateKey):
 		return orderData{}, true, nil
-	case errors.Is(err, ErrOutcomeUnknown), errors.As(err, &apiErr):
-		return d, false, err // unknown still, or definite: this send was refused
+	case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, ErrAppliedUnreadable), errors.As(err, &apiErr):
+		return d, false, err // unknown still, applied but unreadable, or definite: this send was refused
 	}
 	return d, false, &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
 }
@@ -285,6 +285,8 @@ func (o *OrderDetails) check(v *checker) {
 	v.notNegative("order_amount", int64(o.OrderAmount))
 	v.required("order_no", o.OrderNo)
 	v.notNegative("order_score", o.OrderScore)
+	v.int32("order_score", o.OrderScore)
+	v.int32("psea_zjlx", int64(o.CustomerIDType))
 	v.notNegative("store_id", o.StoreID)
 	v.notNegative("shop_id", o.ShopID)
 }
@@ -296,8 +298,8 @@ func (r *RefundOrderRequest) check(v *checker) {
 }
 
 // orderBody is the wire form of 4.1 and 4.2: snake_case as every table says
-// (NOTES.md #2), times as Beijing wall clock, the goods and settlement lists
-// as JSON strings (NOTES.md #9).
+// (docs/spec-notes.md#2), times as Beijing wall clock, the goods and
+// settlement lists as JSON strings (docs/spec-notes.md#9).
 type orderBody struct {
 	StoreID       int64                          `json:"store_id,omitempty"`
 	OpenID        string                         `json:"open_id,omitempty"`

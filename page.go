@@ -3,7 +3,10 @@ package ump
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"iter"
+	"reflect"
 )
 
 // PageRequest selects one page of a paged call. Zero values take the
@@ -51,17 +54,29 @@ func listPage[W, T any](ctx context.Context, c *Client, ep *endpoint, body any, 
 	return out, nil
 }
 
-// allPages walks a paged call from req's page on, yielding every item, until
-// TotalCount items were seen or a page comes back short or empty. list is
-// the call for one page; it gets a copy of req with the page number set, so
-// the caller's request is never changed. An error is yielded once and ends
-// the walk.
+// ErrIncompletePages matches the error an iterator yields when the gateway's
+// pages end before the totalCount it announced: an empty page, or a page
+// that repeats the one before (a gateway that ignores pageNo), while fewer
+// items than totalCount were seen. The items yielded before it are real;
+// the list is not complete.
+var ErrIncompletePages = errors.New("ump: the pages ended before the answer's totalCount")
+
+// allPages walks a paged call from req's page on, yielding every item
+// (docs/spec-notes.md#23). It goes on while fewer than the answer's
+// TotalCount items were seen, whatever page size the gateway served; without
+// a TotalCount it stops at an empty page. It never loops: a page that
+// repeats the one before ends the walk, and, like an empty page before
+// TotalCount is reached, with an error matching ErrIncompletePages when
+// TotalCount said more remain. list is the call for one page; it gets a
+// copy of req with the page number set, so the caller's request is never
+// changed. An error is yielded once and ends the walk.
 func allPages[T any](ctx context.Context, req PageRequest, list func(context.Context, PageRequest) (*Page[T], error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		// Copies: the sequence may be walked more than once. A bad page
 		// number goes to list as it is, so that it is reported.
 		first, size := cmp.Or(req.PageNo, 1), req.PageSize
-		seen := (first - 1) * max(size, 0)
+		seen := -1 // items before and on the pages walked; set by the first page
+		var previous []T
 		for no := first; ; no++ {
 			p, err := list(ctx, PageRequest{PageNo: no, PageSize: size})
 			if err != nil {
@@ -69,20 +84,30 @@ func allPages[T any](ctx context.Context, req PageRequest, list func(context.Con
 				yield(zero, err)
 				return
 			}
+			if seen < 0 {
+				// The pages before the first asked for count as full, at
+				// the size asked for, or served when none was asked.
+				seen = (first - 1) * cmp.Or(size, p.PageSize, len(p.Items))
+			}
+			repeated := no > first && len(p.Items) > 0 && reflect.DeepEqual(p.Items, previous)
+			if len(p.Items) == 0 || repeated {
+				if p.TotalCount > seen {
+					var zero T
+					yield(zero, fmt.Errorf("%w: page %d %s after %d of %d items", ErrIncompletePages, no,
+						map[bool]string{true: "repeats the one before", false: "is empty"}[repeated], seen, p.TotalCount))
+				}
+				return
+			}
 			for _, it := range p.Items {
 				if !yield(it, nil) {
 					return
 				}
 			}
-			if size <= 0 { // the caller took the gateway's default size
-				// An answer without pageSize: its first page shows the size.
-				size = max(p.PageSize, len(p.Items))
-				seen = (first - 1) * size
-			}
 			seen += len(p.Items)
-			if len(p.Items) == 0 || len(p.Items) < size || (p.TotalCount > 0 && seen >= p.TotalCount) {
+			if p.TotalCount > 0 && seen >= p.TotalCount {
 				return
 			}
+			previous = p.Items
 		}
 	}
 }

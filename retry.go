@@ -44,7 +44,8 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 //
 // An attempt ends in one of four ways: a definite answer (success or a
 // refusal), "not sent" (DNS or dial failed: nothing reached the gateway),
-// "system busy" (code 500: a definite refusal, nothing applied) or
+// "system busy" (code 500, or a call's own code for it: a refusal, though
+// one to a keyed write may have applied all the same) or
 // "ambiguous" (a timeout, a reset, a proxy's error page, a cut-off answer:
 // the gateway may have applied the call). The class decides what follows the
 // last three; "not sent" is repeated for every class.
@@ -60,17 +61,15 @@ const (
 	// (setting a coupon's status): repeated after "system busy" and after
 	// ambiguous failures.
 	retrySafe
-	// retryKeyed is a write the gateway deduplicates on a key (a
-	// rollback's change_id, an order_no sent again to resolve it): repeated
-	// like retrySafe, but once an attempt may have applied, a later failure
-	// proves nothing about that attempt, so the call ends as an
+	// retryKeyed is a write the gateway deduplicates on a key (a score
+	// change's or rollback's change_id, an order_no sent again to resolve
+	// it): repeated like retrySafe, the same bytes under the same key. Once
+	// an attempt may have applied (an ambiguous one, or one answered
+	// "system busy", which may have applied all the same), a duplicate
+	// answer (150002) means that attempt applied (see earlierAttemptError),
+	// and any other failure proves nothing about it, so the call ends as an
 	// *OutcomeUnknownError instead of that failure.
 	retryKeyed
-	// retryBusyOnly is a write deduplicated on its key whose ambiguous
-	// failures the caller settles through the key (a score change, which
-	// Score.Change resolves): repeated after "system busy" only; an
-	// ambiguous failure is an *OutcomeUnknownError.
-	retryBusyOnly
 )
 
 // repeatsBusy reports whether "system busy" is sent again.
@@ -87,8 +86,6 @@ func (rc retryClass) String() string {
 		return "safe"
 	case retryKeyed:
 		return "keyed"
-	case retryBusyOnly:
-		return "busy-only"
 	}
 	return "never"
 }

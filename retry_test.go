@@ -31,7 +31,6 @@ func TestRetryClasses(t *testing.T) {
 		{retryNever, "never", false, false},
 		{retrySafe, "safe", true, true},
 		{retryKeyed, "keyed", true, true},
-		{retryBusyOnly, "busy-only", true, false},
 	}
 	for _, tc := range cases {
 		require.Equal(t, tc.name, tc.class.String())
@@ -40,7 +39,7 @@ func TestRetryClasses(t *testing.T) {
 	}
 	require.Equal(t, retryNever, endpoint{method: "wk.any"}.retry, "the zero class is never")
 	for ep, want := range map[*endpoint]retryClass{
-		&epGetMember: retrySafe, &epCreateMember: retryNever, &epScoreChange: retryBusyOnly,
+		&epGetMember: retrySafe, &epCreateMember: retryNever, &epScoreChange: retryKeyed,
 		&epScoreRollback: retryKeyed, &epConsumeOrder: retryNever, &epCouponSyncStatus: retrySafe,
 		&epSMSSend: retryNever, &epObtain: retryNever, &epRefresh: retryNever,
 	} {

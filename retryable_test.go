@@ -36,6 +36,8 @@ func TestRetryable(t *testing.T) {
 		{"budget", fmt.Errorf("ump: refresh refused: %w", ErrTokenBudgetExhausted), true},
 		{"no token", fmt.Errorf("x: %w", ErrNoToken), true},
 		{"deadline", fmt.Errorf("ump: m: %w", context.DeadlineExceeded), true},
+		{"applied but unreadable", &AppliedUnreadableError{Method: "m", Err: &ResponseError{Method: "m", HTTPStatus: 200, Err: errors.New("bad data")}}, false},
+		{"110001 on member code parsing is an expired code", &APIError{Method: "wk.user.code.parsing", Code: 110001}, false},
 		{"joined token rejection", errors.Join(&APIError{Method: "m", HTTPStatus: 401, tokenInvalid: true}, ErrNoToken), true},
 	}
 	for _, tc := range cases {

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"iter"
 	"log/slog"
 	"time"
@@ -19,28 +19,21 @@ import (
 // ScoreService holds the gateway's score calls (sections 3.3-3.5).
 type ScoreService service
 
+// The score calls. The gateway deduplicates changes and rollbacks on
+// change_id (3.3, 3.4), so both are sent again under the same change_id
+// after "system busy" and after an attempt with no definite answer: a copy
+// that finds the first applied is refused as a duplicate (150002).
 var (
-	// A change is deduplicated on change_id, so "system busy" is repeated;
-	// an ambiguous failure is resolved by Change (section 3.4).
-	epScoreChange = endpoint{method: "wk.user.event.score.change", retry: retryBusyOnly}
-	// The gateway deduplicates rollbacks on change_id (section 3.4), so a
-	// repeat cannot reverse points twice.
+	epScoreChange   = endpoint{method: "wk.user.event.score.change", retry: retryKeyed}
 	epScoreRollback = endpoint{method: "wk.user.event.score.rollback", retry: retryKeyed}
 	epScoreRecords  = endpoint{method: "wk.user.score.record", retry: retrySafe}
 )
 
-// The answers that settle an unknown outcome, each set kept in this one
-// place so that a code the real gateway turns out to use is one edit.
-var (
-	// duplicateKey: the key of the call (change_id, order_no) was used
-	// before, so the call it names had already been applied.
-	duplicateKey = ErrAlreadyExists // 150002
-	// noSuchChange: a rollback by change_id alone found no change made with
-	// that change_id, so nothing moved. 150004 is the error table's "score
-	// statement not found"; 1005 is what 3.4's own example answers (marked
-	// "返回code以实际为准", the real code may differ).
-	noSuchChange = code("no score change was made with this change_id", 150004, 1005)
-)
+// duplicateKey is the answer that the key of a write (change_id, order_no)
+// is taken: 150002, kept in this one place so that a code the real gateway
+// turns out to use is one edit. Whether it means "applied before" or
+// "nothing moved" depends on who sent the key before (see Change).
+var duplicateKey = ErrAlreadyExists
 
 // ChangeEvent is a score change event registered on the platform; the
 // document names the two below, and a platform may register more.
@@ -73,7 +66,8 @@ func NewChangeID() string {
 }
 
 // ScoreChangeRequest moves a member's points (section 3.3). Every field is
-// required (NOTES.md #12: the table, revised in V2.1, wins over the example).
+// required (docs/spec-notes.md#12: the table, revised in V2.1, wins over
+// the example).
 type ScoreChangeRequest struct {
 	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string `json:"open_id"`
@@ -87,8 +81,8 @@ type ScoreChangeRequest struct {
 	ChangeReason string `json:"change_reason"`
 	// ChangeEvent is the registered event, such as EventAdd.
 	ChangeEvent ChangeEvent `json:"change_event"`
-	// ChangeID identifies this change, unique per change (see NewChangeID);
-	// the gateway deduplicates on it.
+	// ChangeID identifies this change, unique per change (see NewChangeID),
+	// printable ASCII; the gateway deduplicates on it.
 	ChangeID string `json:"change_id"`
 }
 
@@ -111,23 +105,31 @@ type ScoreChangeResult struct {
 	// StatementID identifies the points movement; a rollback names it. It
 	// is empty when AlreadyApplied is set.
 	StatementID string
-	// ChangeID is the change_id under which the change applied: the
-	// request's own, or, when the SDK resolved an unknown outcome, the one
-	// it sent in its place (see Change). Keep it with the business record.
+	// ChangeID is the change_id under which the change applied: always the
+	// request's own.
 	ChangeID string
-	// AlreadyApplied reports that the gateway refused ChangeID as already
-	// used (150002): the change had been applied by an earlier call with
-	// the same request, and this call moved nothing. The gateway does not
-	// repeat the statement_id then.
+	// AlreadyApplied reports that the change had applied before, and this
+	// call moved nothing: the gateway refused ChangeID as taken (150002)
+	// after an attempt of this call that may have applied (one that went
+	// unanswered, or was answered "system busy"), or in Resolve. The
+	// gateway does not repeat the statement_id then; Records shows it.
 	AlreadyApplied bool
 }
 
 // ScoreRollbackRequest reverses a score change (section 3.4).
 //
 // After a change that answered, set StatementID to its result and ChangeID to
-// a new id. After a change whose outcome is unknown, leave StatementID empty
-// and set ChangeID to the change's own id: the gateway reverses the change if
-// it happened, or answers that it found none (NOTES.md #13).
+// a new id (NewChangeID): the change's own change_id is taken, and the
+// gateway refuses it (ErrAlreadyExists).
+//
+// To undo a change whose outcome is unknown instead of finishing it with
+// Resolve, leave StatementID empty and set ChangeID to the change's own id:
+// the gateway reverses the change if it finds it, or answers that it found
+// none (docs/spec-notes.md#13). Beware that a copy of the change still on
+// its way may land after that answer; Score.Resolve has no such race
+// (docs/spec-notes.md#20). A refusal for insufficient points
+// (ErrInsufficientPoints) to such a rollback proves the change applied: the
+// member has spent the points since.
 type ScoreRollbackRequest struct {
 	// OpenID is the member's open_id or mainland mobile number.
 	OpenID string `json:"open_id"`
@@ -135,7 +137,7 @@ type ScoreRollbackRequest struct {
 	StatementID string `json:"statement_id,omitempty"`
 	// RollbackScore is the number of points to give back, above zero.
 	RollbackScore int64 `json:"rollback_score"`
-	// ChangeID is required; the gateway deduplicates on it.
+	// ChangeID is required, printable ASCII; the gateway deduplicates on it.
 	ChangeID string `json:"change_id"`
 }
 
@@ -145,10 +147,10 @@ type ScoreRollbackResult struct {
 	// the gateway answered only true, as the document's table suggests, or
 	// when AlreadyApplied is set).
 	StatementID string
-	// AlreadyApplied reports that the gateway refused the rollback as a
-	// duplicate (150002): its change_id was used by an earlier attempt of
-	// the same rollback, which a lost answer hid, or the statement had
-	// already been rolled back. Either way the points are back.
+	// AlreadyApplied reports that the rollback had applied before and this
+	// call moved nothing: the gateway refused its change_id as taken
+	// (150002) after an attempt of this call that may have applied, or in
+	// ResolveRollback.
 	AlreadyApplied bool
 }
 
@@ -182,16 +184,26 @@ const defaultScorePageSize = 10
 // Change adds or subtracts points (3.3), exactly once: see "Score changes:
 // exactly once" in the package documentation.
 //
-// A change_id the gateway has seen (150002) returns a result with
-// AlreadyApplied set and no error; "system busy" is sent again under the
-// same change_id. When an attempt gets no definite answer, Change rolls the
-// change back by its change_id and sends it again under a derived one; the
-// result's ChangeID names the change_id that applied. If that cannot finish
-// within the context and the RetryPolicy, the error is a
+// The gateway refuses a second change under a change_id it already holds
+// (150002). So when an attempt ends without a definite answer (a timeout,
+// a reset, a proxy's error page, a cut-off answer) or is answered "system
+// busy", Change sends the same request again under the same ChangeID,
+// within the client's RetryPolicy and ctx, until a definite answer:
+// success (applied now; a late copy of an earlier attempt is then refused),
+// or 150002, which then means an earlier attempt of this call applied: the
+// result has AlreadyApplied set and no StatementID (the gateway does not
+// repeat it). Change never rolls back and never changes the change_id.
+//
+// 150002 on the first send means the ChangeID was used before, by another
+// call: nothing moved, and the error matches ErrAlreadyExists. If that call
+// was a change of unknown outcome that this one repeats, use Resolve.
+//
+// If the retries or ctx end with the outcome still unknown, the error is a
 // *ScoreChangeUnresolvedError (it matches ErrOutcomeUnknown): persist its
-// Request and finish with Resolve. Any other error is definite: nothing
-// applied; send the change again only with a NewChangeID, or through Resolve.
-func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (res *ScoreChangeResult, err error) {
+// Request and finish with Resolve. An error matching ErrAppliedUnreadable
+// means the change applied but its answer could not be read (the result
+// comes with it). Any other error is definite: the change did not apply.
+func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
 	c := clientOf(s)
 	if req == nil {
 		req = &ScoreChangeRequest{}
@@ -199,29 +211,20 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (res
 	if err := c.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
-	// One call for the hooks, however many requests a resolution sends.
-	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", req.ChangeID))
-	defer func() { trace.close(ctx, &epScoreChange, err) }()
-	r := *req
-	d, _, err := call[statementData](ctx, c, &epScoreChange, &r, "change_id="+r.ChangeID)
-	res, err = changeResult(&r, d, err)
-	if !errors.Is(err, ErrOutcomeUnknown) {
-		return res, err
-	}
-	trace.markResolving()
-	c.log.LogAttrs(ctx, slog.LevelWarn, "ump: score change outcome unknown, resolving",
-		slog.String("change_id", r.ChangeID), slog.String("error", err.Error()))
-	return s.resolve(ctx, r, c.retry.MaxAttempts-1, err)
+	return s.change(ctx, *req, false)
 }
 
 // Resolve finishes a score change whose outcome is unknown: req is the
-// change as sent, its ChangeID the change_id of unknown outcome (the Request
-// of a *ScoreChangeUnresolvedError). It rolls that change back and sends it
-// again under a derived change_id, as Change does, and answers the same way.
-// It is safe to run more than once, and after a Change that finished: the
-// change ends up applied once (a change that stood is rolled back and
-// applied again, so the member's records show the pair).
-func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (res *ScoreChangeResult, err error) {
+// change exactly as it was sent (the Request of a
+// *ScoreChangeUnresolvedError, or the request a job persisted before
+// calling Change). It sends it again under the same ChangeID, as Change
+// does, and settles what the answer proves: success (applied now, once),
+// 150002 (it had applied before: AlreadyApplied, no StatementID), another
+// refusal (the gateway does not hold the change_id, so the change did not
+// apply, and does not now), or no definite answer again (a
+// *ScoreChangeUnresolvedError, to run Resolve on later). It is safe to run
+// any number of times, after a Change that failed or one that finished.
+func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
 	c := clientOf(s)
 	if req == nil {
 		req = &ScoreChangeRequest{}
@@ -229,93 +232,73 @@ func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (re
 	if err := c.validate(&epScoreChange, req); err != nil {
 		return nil, err
 	}
-	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", req.ChangeID))
-	defer func() { trace.close(ctx, &epScoreChange, err) }()
-	trace.markResolving()
-	return s.resolve(ctx, *req, c.retry.MaxAttempts, nil)
+	return s.change(ctx, *req, true)
 }
 
-// check requires every field, as the table does.
+// check requires every field, as the table does; change_id is printable
+// ASCII and the score fits the document's Integer.
 func (r *ScoreChangeRequest) check(v *checker) {
 	v.required("open_id", r.OpenID)
 	v.positive("score", r.Score)
+	v.int32("score", r.Score)
 	v.required("out_biz_no", r.OutBizNo)
 	v.notNegative("order_amount", int64(r.OrderAmount))
 	v.required("change_reason", r.ChangeReason)
 	v.required("change_event", string(r.ChangeEvent))
-	v.required("change_id", r.ChangeID)
+	v.key("change_id", r.ChangeID)
 }
 
-// changeResult reads the answer to a change sent under r's change_id: a
-// duplicate (150002) means an earlier send under that change_id applied.
-func changeResult(r *ScoreChangeRequest, d statementData, err error) (*ScoreChangeResult, error) {
+// change sends r through the request path, which sends it again under the
+// same change_id as its retry class allows, and reads the answer.
+// resolving means r repeats a change of unknown outcome on purpose, so a
+// duplicate answer on the first send reads as "applied before" too.
+func (s *ScoreService) change(ctx context.Context, r ScoreChangeRequest, resolving bool) (res *ScoreChangeResult, err error) {
+	c := s.client
+	// The hooks see the call as this method reads it (already applied,
+	// resolved), not as the request path's refusal.
+	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", r.ChangeID))
+	defer func() { trace.close(ctx, err) }()
+	trace.markResolving(resolving)
+	d, _, err := call[statementData](ctx, c, &epScoreChange, &r, "change_id="+r.ChangeID)
+	var apiErr *APIError
 	switch {
 	case err == nil:
+		if resolving {
+			c.log.LogAttrs(ctx, slog.LevelInfo, "ump: score change resolved: applied now", slog.String("change_id", r.ChangeID))
+		}
 		return &ScoreChangeResult{StatementID: string(d.StatementID), ChangeID: r.ChangeID}, nil
-	case errors.Is(err, duplicateKey):
+	case appliedByEarlierAttempt(err) || (resolving && errors.Is(err, duplicateKey)):
+		c.log.LogAttrs(ctx, slog.LevelInfo, "ump: score change had applied before", slog.String("change_id", r.ChangeID))
 		return &ScoreChangeResult{ChangeID: r.ChangeID, AlreadyApplied: true}, nil
+	case errors.Is(err, duplicateKey):
+		return nil, fmt.Errorf("ump: %s: change_id %s already used; nothing moved; if this repeats a change of unknown outcome, use Score.Resolve: %w",
+			epScoreChange.method, r.ChangeID, err)
+	case errors.Is(err, ErrOutcomeUnknown):
+		return nil, s.unresolved(ctx, r, err)
+	case errors.Is(err, ErrAppliedUnreadable):
+		// Applied; the result carries what of the answer did decode.
+		return &ScoreChangeResult{StatementID: string(d.StatementID), ChangeID: r.ChangeID}, err
+	case errors.As(err, &apiErr):
+		return nil, err // definite
+	case resolving:
+		// Not sent (the context ended, no token, no connection): the
+		// outcome of the earlier attempt is still unknown.
+		return nil, s.unresolved(ctx, r, err)
 	}
-	return nil, err
-}
-
-// resolve settles r, whose change_id has an unknown outcome: undo it, send
-// the change under the next change_id, and go on until a send is answered.
-// sends is what is left of the budget; cause is why the outcome is unknown.
-func (s *ScoreService) resolve(ctx context.Context, r ScoreChangeRequest, sends int, cause error) (*ScoreChangeResult, error) {
-	for {
-		if sends <= 0 {
-			return nil, s.unresolved(ctx, r, cause)
-		}
-		// Undo the change by its change_id alone (3.4). Nothing of it
-		// stands after a success, a duplicate (reversed before) or "no
-		// such change" (never applied).
-		undo := ScoreRollbackRequest{OpenID: r.OpenID, RollbackScore: r.Score, ChangeID: r.ChangeID}
-		_, _, err := call[statementData](ctx, s.client, &epScoreRollback, &undo, "")
-		if err != nil && !errors.Is(err, duplicateKey) && !errors.Is(err, noSuchChange) {
-			return nil, s.unresolved(ctx, r, err)
-		}
-		r.ChangeID = nextChangeID(r.ChangeID)
-		d, _, err := call[statementData](ctx, s.client, &epScoreChange, &r, "change_id="+r.ChangeID)
-		res, err := changeResult(&r, d, err)
-		sends--
-		var apiErr *APIError
-		switch {
-		case err == nil && !res.AlreadyApplied:
-			s.client.log.LogAttrs(ctx, slog.LevelInfo, "ump: score change resolved", slog.String("change_id", r.ChangeID))
-			return res, nil
-		case err == nil:
-			// An earlier resolution from the same change_id sent this
-			// one; it may since have been undone too. Undo it and go on.
-			cause = errors.New("change_id " + r.ChangeID + " was sent by an earlier resolution")
-		case errors.Is(err, ErrOutcomeUnknown):
-			cause = err
-		case errors.As(err, &apiErr):
-			return nil, err // definite: the change did not apply
-		default:
-			// Not sent (the context ended, or no connection): still a
-			// resolution in progress, which Resolve can finish.
-			return nil, s.unresolved(ctx, r, err)
-		}
-	}
+	return nil, err // not sent: the change did not apply
 }
 
 func (s *ScoreService) unresolved(ctx context.Context, r ScoreChangeRequest, cause error) error {
-	if cause == nil {
-		cause = errors.New("retry budget spent")
-	}
 	s.client.log.LogAttrs(ctx, slog.LevelWarn, "ump: score change left unresolved",
 		slog.String("change_id", r.ChangeID), slog.String("error", cause.Error()))
+	var unknown *OutcomeUnknownError
+	if errors.As(cause, &unknown) {
+		cause = unknown.Err
+	}
 	return &ScoreChangeUnresolvedError{
 		OutcomeUnknownError: OutcomeUnknownError{Method: epScoreChange.method, Key: "change_id=" + r.ChangeID, Err: cause},
 		Request:             r,
 	}
-}
-
-// nextChangeID derives the change_id a resolution sends in place of id. See
-// Change for why it is derived rather than random.
-func nextChangeID(id string) string {
-	sum := sha256.Sum256([]byte("ump-go/score-resolution/" + id))
-	return hex.EncodeToString(sum[:13])
 }
 
 // ScoreChangeUnresolvedError is returned by Change and Resolve when a score
@@ -326,12 +309,10 @@ func nextChangeID(id string) string {
 //
 // Persist Request (it is JSON-serialisable) and pass it to Score.Resolve
 // later, from a job or after a restart; do not send the change again
-// yourself under any change_id.
+// yourself under another change_id: the first may still apply.
 type ScoreChangeUnresolvedError struct {
 	OutcomeUnknownError
-	// Request is the change to hand to Resolve; its ChangeID is the
-	// change_id whose outcome is unknown, which may differ from the one
-	// first sent.
+	// Request is the change to hand to Resolve, exactly as it was sent.
 	Request ScoreChangeRequest
 }
 
@@ -344,13 +325,29 @@ func (e *ScoreChangeUnresolvedError) Error() string {
 // failure that stopped the resolution.
 func (e *ScoreChangeUnresolvedError) Unwrap() error { return &e.OutcomeUnknownError }
 
-// Rollback gives back points of an earlier change. It is repeated on
-// ambiguous failures like a read, because the gateway deduplicates on
-// change_id: a repeat of a rollback that did apply is refused as a duplicate
-// (150002), and Rollback reports that as AlreadyApplied, not as an error.
-// (A change_id that collides with another call's is refused the same way;
-// NewChangeID makes that practically impossible.)
+// Rollback gives back points of an earlier change. The gateway
+// deduplicates rollbacks on change_id, so Rollback is sent again under the
+// same change_id after an attempt with no definite answer or "system busy";
+// 150002 then means that attempt applied (AlreadyApplied). If the retries
+// end with the outcome still unknown, the error matches ErrOutcomeUnknown:
+// finish it with ResolveRollback.
+//
+// 150002 on the first send means the change_id was used before, by another
+// call (3.4's own example reuses the change's change_id): nothing moved, and
+// the error matches ErrAlreadyExists.
 func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) (*ScoreRollbackResult, error) {
+	return s.rollback(ctx, req, false)
+}
+
+// ResolveRollback finishes a rollback whose outcome is unknown: req is the
+// rollback exactly as it was sent. It sends it again under the same
+// change_id and reads 150002 as "it had applied" (AlreadyApplied); any
+// other answer as Rollback does. It is safe to run any number of times.
+func (s *ScoreService) ResolveRollback(ctx context.Context, req *ScoreRollbackRequest) (*ScoreRollbackResult, error) {
+	return s.rollback(ctx, req, true)
+}
+
+func (s *ScoreService) rollback(ctx context.Context, req *ScoreRollbackRequest, resolving bool) (res *ScoreRollbackResult, err error) {
 	c := clientOf(s)
 	if req == nil {
 		req = &ScoreRollbackRequest{}
@@ -358,20 +355,27 @@ func (s *ScoreService) Rollback(ctx context.Context, req *ScoreRollbackRequest) 
 	if err := c.validate(&epScoreRollback, req); err != nil {
 		return nil, err
 	}
-	d, _, err := call[statementData](ctx, c, &epScoreRollback, req, "")
-	if errors.Is(err, duplicateKey) {
+	ctx, trace := c.openCall(ctx, &epScoreRollback, c.hookKey("change_id", req.ChangeID))
+	defer func() { trace.close(ctx, err) }()
+	trace.markResolving(resolving)
+	d, _, err := call[statementData](ctx, c, &epScoreRollback, req, "change_id="+req.ChangeID)
+	switch {
+	case err == nil:
+		return &ScoreRollbackResult{StatementID: string(d.StatementID)}, nil
+	case appliedByEarlierAttempt(err) || (resolving && errors.Is(err, duplicateKey)):
 		return &ScoreRollbackResult{AlreadyApplied: true}, nil
+	case errors.Is(err, duplicateKey):
+		return nil, fmt.Errorf("ump: %s: change_id %s already used; nothing moved; a rollback needs a change_id of its own (NewChangeID), and one that repeats a rollback of unknown outcome goes through Score.ResolveRollback: %w",
+			epScoreRollback.method, req.ChangeID, err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return &ScoreRollbackResult{StatementID: string(d.StatementID)}, nil
+	return nil, err
 }
 
 func (r *ScoreRollbackRequest) check(v *checker) {
 	v.required("open_id", r.OpenID)
 	v.positive("rollback_score", r.RollbackScore)
-	v.required("change_id", r.ChangeID)
+	v.int32("rollback_score", r.RollbackScore)
+	v.key("change_id", r.ChangeID)
 }
 
 func (r *ScoreRecordsRequest) check(v *checker) {
@@ -422,7 +426,7 @@ func (s *ScoreService) AllRecords(ctx context.Context, req *ScoreRecordsRequest)
 }
 
 // scoreRecordsBody is 3.5's body: camelCase paging names and numbers, not
-// the strings of the document's example (NOTES.md #5).
+// the strings of the document's example (docs/spec-notes.md#5).
 type scoreRecordsBody struct {
 	OpenID    string    `json:"open_id"`
 	ScoreType ScoreType `json:"score_type"`

@@ -94,65 +94,71 @@ func changeBody(t *testing.T, r recorded) map[string]any {
 	return m
 }
 
-// The document's flow (3.4): an unanswered change is rolled back by its
-// change_id alone, then sent again under a new change_id.
-func TestScoreChangeResolvesAnUnknownOutcome(t *testing.T) {
-	const changeID = "604becde4a097343239d2848de"
+// After an attempt with no definite answer, the change is sent again, the
+// same bytes under the same change_id, and never rolled back
+// (docs/spec-notes.md#20).
+func TestScoreChangeResendsUnderTheSameChangeID(t *testing.T) {
+	duplicate := `{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`
+	busy := `{"success":false,"error_code":500,"error_message":"系统繁忙","data":null}`
 	for _, tc := range []struct {
-		name     string
-		rollback string // the gateway's answer to the rollback by change_id
+		name  string
+		first http.HandlerFunc
+		then  string
+		want  ScoreChangeResult
 	}{
-		{"the change had applied: reversed", fixture(t, "score-rollback.json")},
-		{"already reversed (150002)", `{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`},
-		{"no such change (3.4's example, 1005)", fixture(t, "score-rollback-not-found.json")},
-		{"no such change (150004)", `{"success":false,"error_code":150004,"error_message":"积分流水不存在","data":null}`},
+		{"lost, then applied now", hangUp(t), fixture(t, "score-change.json"),
+			ScoreChangeResult{StatementID: "SP016244316351097643", ChangeID: validChange().ChangeID}},
+		{"lost, then 150002: the lost one applied", hangUp(t), duplicate,
+			ScoreChangeResult{ChangeID: validChange().ChangeID, AlreadyApplied: true}},
+		{"busy, then 150002: the busy one applied", answerWith(busy), duplicate,
+			ScoreChangeResult{ChangeID: validChange().ChangeID, AlreadyApplied: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, g := setup(t)
-			g.handle("wk.user.event.score.change", sequence(hangUp(t), answerWith(fixture(t, "score-change.json"))))
-			g.reply("wk.user.event.score.rollback", tc.rollback)
-
+			g.handle("wk.user.event.score.change", sequence(tc.first, answerWith(tc.then)))
 			res, err := c.Score.Change(context.Background(), validChange())
 			require.NoError(t, err)
-			require.Equal(t, "SP016244316351097643", res.StatementID)
-			require.False(t, res.AlreadyApplied)
-			require.Regexp(t, `^[0-9a-f]{26}$`, res.ChangeID)
-			require.NotEqual(t, changeID, res.ChangeID)
-
+			require.Equal(t, &tc.want, res)
 			calls := g.calls()
-			require.Len(t, calls, 3)
-			require.Equal(t, "wk.user.event.score.change", calls[0].Method)
-			require.Equal(t, "wk.user.event.score.rollback", calls[1].Method)
-			require.Equal(t, map[string]any{"open_id": "25c56912e05847c0b09f03ca7e52b796", "rollback_score": 100.0,
-				"change_id": changeID}, changeBody(t, calls[1]), "rollback by change_id alone, no statement_id")
-			require.Equal(t, "wk.user.event.score.change", calls[2].Method)
-			first, again := changeBody(t, calls[0]), changeBody(t, calls[2])
-			require.Equal(t, res.ChangeID, again["change_id"])
-			delete(first, "change_id")
-			delete(again, "change_id")
-			require.Equal(t, first, again, "the change is sent again unaltered but for change_id")
+			require.Len(t, calls, 2, "no rollback")
+			for _, r := range calls {
+				require.Equal(t, "wk.user.event.score.change", r.Method)
+			}
+			require.Equal(t, calls[0].Body, calls[1].Body, "the same bytes, the same change_id")
 		})
 	}
 }
 
-// The change_id a resolution sends is derived from the unknown one, so that a
-// resolution run twice sends the same ids.
+// Resolve sends the change again under its change_id: 150002 means it had
+// applied; it can run any number of times.
 func TestScoreResolveIsRepeatable(t *testing.T) {
 	c, g := setup(t)
-	g.reply("wk.user.event.score.rollback", fixture(t, "score-rollback-not-found.json"))
-	g.reply("wk.user.event.score.change", fixture(t, "score-change.json"))
+	g.handle("wk.user.event.score.change", sequence(answerWith(fixture(t, "score-change.json")),
+		answerWith(`{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`)))
 	a, err := c.Score.Resolve(context.Background(), validChange())
 	require.NoError(t, err)
+	require.Equal(t, &ScoreChangeResult{StatementID: "SP016244316351097643", ChangeID: validChange().ChangeID}, a)
 	b, err := c.Score.Resolve(context.Background(), validChange())
 	require.NoError(t, err)
-	require.Equal(t, a.ChangeID, b.ChangeID)
-	require.NotEqual(t, validChange().ChangeID, a.ChangeID)
+	require.Equal(t, &ScoreChangeResult{ChangeID: validChange().ChangeID, AlreadyApplied: true}, b)
+	calls := g.calls()
+	require.Len(t, calls, 2)
+	require.Equal(t, calls[0].Body, calls[1].Body)
+}
+
+// Resolve settles what an answer proves: a refusal other than 150002 means
+// the gateway does not hold the change_id, so the change did not apply.
+func TestScoreResolveRefusedIsDefinite(t *testing.T) {
+	c, g := setup(t)
+	g.reply("wk.user.event.score.change", `{"success":false,"error_code":150003,"error_message":"积分不足","data":null}`)
+	_, err := c.Score.Resolve(context.Background(), validChange())
+	require.ErrorIs(t, err, ErrInsufficientPoints)
+	require.NotErrorIs(t, err, ErrOutcomeUnknown)
 }
 
 func TestScoreChangeUnresolvedWithinTheBudget(t *testing.T) {
 	c, g := setup(t) // MaxAttempts 3
 	g.handle("wk.user.event.score.change", hangUp(t))
-	g.reply("wk.user.event.score.rollback", fixture(t, "score-rollback-not-found.json"))
 
 	_, err := c.Score.Change(context.Background(), validChange())
 	require.ErrorIs(t, err, ErrOutcomeUnknown)
@@ -161,23 +167,24 @@ func TestScoreChangeUnresolvedWithinTheBudget(t *testing.T) {
 	var unknown *OutcomeUnknownError
 	require.ErrorAs(t, err, &unknown)
 	require.Equal(t, "wk.user.event.score.change", unknown.Method)
+	require.True(t, Retryable(err))
 
-	var sent []string
-	for _, r := range g.calls() {
-		if r.Method == "wk.user.event.score.change" {
-			sent = append(sent, changeBody(t, r)["change_id"].(string))
-		}
+	calls := g.calls()
+	require.Len(t, calls, 3, "three sends of the change in all, nothing else")
+	for _, r := range calls {
+		require.Equal(t, "wk.user.event.score.change", r.Method)
+		require.Equal(t, validChange().ChangeID, changeBody(t, r)["change_id"])
 	}
-	require.Len(t, sent, 3, "three sends of the change in all")
-	last := sent[2]
-	require.Equal(t, last, unresolved.Request.ChangeID, "the change_id of unknown outcome is the last one sent")
-	require.Equal(t, "change_id="+last, unknown.Key)
-	require.Contains(t, err.Error(), last)
+	require.Equal(t, *validChange(), unresolved.Request, "the request as sent")
+	require.Equal(t, "change_id="+validChange().ChangeID, unknown.Key)
+	require.Contains(t, err.Error(), validChange().ChangeID)
 	require.Contains(t, err.Error(), "Score.Resolve")
-	want := *validChange()
-	want.ChangeID = last
-	require.Equal(t, want, unresolved.Request)
-	require.Len(t, g.calls(), 5, "change, rollback, change, rollback, change")
+
+	// Later: the gateway answers again; the change had applied.
+	g.reply("wk.user.event.score.change", `{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`)
+	res, err := c.Score.Resolve(context.Background(), &unresolved.Request)
+	require.NoError(t, err)
+	require.True(t, res.AlreadyApplied)
 }
 
 func TestScoreChangeNotSentIsNotUnknown(t *testing.T) {
@@ -190,12 +197,22 @@ func TestScoreChangeNotSentIsNotUnknown(t *testing.T) {
 	require.Empty(t, g.calls())
 }
 
-func TestScoreChangeDuplicateMeansApplied(t *testing.T) {
+// 150002 on the first send: the change_id was used by another call, and
+// nothing moved.
+func TestScoreChangeReusedChangeIDIsAnError(t *testing.T) {
 	c, g := setup(t)
 	g.reply("wk.user.event.score.change", `{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`)
 	res, err := c.Score.Change(context.Background(), validChange())
-	require.NoError(t, err)
-	require.Equal(t, &ScoreChangeResult{ChangeID: validChange().ChangeID, AlreadyApplied: true}, res)
+	require.Nil(t, res)
+	require.ErrorIs(t, err, ErrAlreadyExists)
+	require.ErrorIs(t, err, ErrDuplicateChangeID, "the deprecated name matches too")
+	require.NotErrorIs(t, err, ErrOutcomeUnknown)
+	require.False(t, Retryable(err))
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, int64(150002), apiErr.Code)
+	require.Contains(t, err.Error(), "change_id 604becde4a097343239d2848de already used; nothing moved")
+	require.Contains(t, err.Error(), "Score.Resolve")
 	require.Len(t, g.calls(), 1)
 }
 
@@ -499,14 +516,88 @@ func TestScoreRollbackDuplicateMeansApplied(t *testing.T) {
 	require.Len(t, g.calls(), 2)
 }
 
+// 3.4's example sends the change's own change_id with the statement_id: the
+// gateway refuses it as taken, nothing moved, and that is an error; through
+// ResolveRollback, a deliberate repeat, it reads as applied.
+func TestScoreRollbackReusedChangeIDIsAnError(t *testing.T) {
+	c, g := setup(t)
+	g.reply("wk.user.event.score.rollback", `{"success":false,"error_code":150002,"error_message":"唯一标识已存在","data":null}`)
+	req := &ScoreRollbackRequest{OpenID: "25c56912e05847c0b09f03ca7e52b796", StatementID: "SP016244316351097643",
+		RollbackScore: 50, ChangeID: "604becde4a097343239d2848de"}
+	res, err := c.Score.Rollback(context.Background(), req)
+	require.Nil(t, res)
+	require.ErrorIs(t, err, ErrAlreadyExists)
+	require.Contains(t, err.Error(), "nothing moved")
+	require.False(t, Retryable(err))
+	require.Len(t, g.calls(), 1)
+
+	res, err = c.Score.ResolveRollback(context.Background(), req)
+	require.NoError(t, err)
+	require.True(t, res.AlreadyApplied)
+}
+
+// change_id is printable ASCII: two ids that are not valid UTF-8 would both
+// travel as U+FFFD.
+func TestChangeIDMustBePrintableASCII(t *testing.T) {
+	c, g := setup(t)
+	for _, id := range []string{"\xff\xfe", "\xff\xfd", "变动-1", "a b", "tab\t", "nul\x00"} {
+		r := validChange()
+		r.ChangeID = id
+		_, err := c.Score.Change(context.Background(), r)
+		requireValidation(t, err, "wk.user.event.score.change", "change_id")
+		_, err = c.Score.Resolve(context.Background(), r)
+		requireValidation(t, err, "wk.user.event.score.change", "change_id")
+		_, err = c.Score.Rollback(context.Background(), &ScoreRollbackRequest{OpenID: "o1", RollbackScore: 5, ChangeID: id})
+		requireValidation(t, err, "wk.user.event.score.rollback", "change_id")
+	}
+	require.Empty(t, g.calls())
+}
+
+// Scores are the document's Integer: 32 bits.
+func TestScoresMustFit32Bits(t *testing.T) {
+	c, g := setup(t)
+	r := validChange()
+	r.Score = 1 << 31
+	_, err := c.Score.Change(context.Background(), r)
+	requireValidation(t, err, "wk.user.event.score.change", "score")
+	_, err = c.Score.Rollback(context.Background(), &ScoreRollbackRequest{OpenID: "o1", RollbackScore: 1 << 31, ChangeID: "c1"})
+	requireValidation(t, err, "wk.user.event.score.rollback", "rollback_score")
+	require.Empty(t, g.calls())
+	g.reply("wk.user.event.score.change", fixture(t, "score-change.json"))
+	r.Score = 1<<31 - 1
+	_, err = c.Score.Change(context.Background(), r)
+	require.NoError(t, err)
+}
+
+// Points and counts typed Integer are refused beyond 32 bits on every call
+// that sends them.
+func TestIntegersFit32BitsEverywhere(t *testing.T) {
+	c, g := setup(t)
+	const big = 1 << 31
+	_, err := c.Order.SyncConsume(context.Background(), &ConsumeOrderRequest{OrderDetails: OrderDetails{
+		OrderNo: "S-1", Phone: "13800000000", ConsumeDate: time.Now(), OrderAmount: Yuan(1, 0), OrderScore: big}})
+	requireValidation(t, err, "wk.user.consume.order", "order_score")
+	_, err = c.Coupon.CreateTemplate(context.Background(), &CouponTemplateRequest{ThirdCouponID: "t", Name: "n",
+		DiscountFee: 1000, Rules: "r", FixedTerm: big, Quantity: big, ClaimNumber: big})
+	requireValidation(t, err, "wk.coupon.template.add", "fixed_term", "quantity", "claim_number")
+	_, err = c.Coupon.Give(context.Background(), &GiveCouponsRequest{ThirdCouponID: "t", Number: big,
+		CouponSet: []CouponGrant{{OpenID: "o", ParamsType: ParamsOpenID, CouponNumber: "cn"}}})
+	requireValidation(t, err, "wk.coupon.give", "number")
+	require.Empty(t, g.calls())
+}
+
 // The gateway applied a score change but answered with data of a shape the
-// SDK does not expect: the change applied, so Change must not report a
-// definite failure, which would invite a resend under a new change_id.
+// SDK does not expect: the change applied, so Change must neither report a
+// definite failure, which would invite a resend under a new change_id, nor
+// a result of zeros: ErrAppliedUnreadable says both.
 func TestAppliedChangeWithUnreadableDataIsNotAFailure(t *testing.T) {
 	c, g := setup(t)
 	g.reply("wk.user.event.score.change", `{"success":true,"error_code":200,"error_message":"","data":"SP016244316351097643"}`)
 	res, err := c.Score.Change(context.Background(), validChange())
-	require.NoError(t, err)
-	require.Equal(t, validChange().ChangeID, res.ChangeID)
-	require.Len(t, g.calls(), 1, "sent once, no resolution")
+	require.ErrorIs(t, err, ErrAppliedUnreadable, "applied, and said so: not zeros read as a result")
+	require.Equal(t, &ScoreChangeResult{ChangeID: validChange().ChangeID}, res, "applied: the result holds what decoded")
+	require.Contains(t, err.Error(), "the call was applied, but its answer could not be read")
+	require.False(t, Retryable(err), "do not send it again")
+	require.NotErrorIs(t, err, ErrOutcomeUnknown)
+	require.Len(t, g.calls(), 1, "sent once")
 }

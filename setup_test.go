@@ -164,7 +164,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // fixture returns testdata/name, the document's own example answers (syntax
-// fixed only, NOTES.md #17).
+// fixed only, docs/spec-notes.md#17).
 func fixture(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))

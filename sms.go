@@ -9,7 +9,7 @@ import (
 // for instance to confirm a phone number before Member.Create.
 type SMSService service
 
-// The SMS calls answer with nothing at all in the document (NOTES.md #19).
+// The SMS calls answer with nothing at all in the document (docs/spec-notes.md#19).
 // Neither is repeated once the request may have reached the gateway: a
 // second send costs the member another message and the day's quota, and a
 // verification code may be spent by its first check.

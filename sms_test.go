@@ -10,7 +10,7 @@ import (
 )
 
 // smsAnswers are answers 6.1 and 6.2 must take as success: the document's
-// "{}", nothing at all (NOTES.md #19), and the usual envelope.
+// "{}", nothing at all (docs/spec-notes.md#19), and the usual envelope.
 func smsAnswers(t *testing.T) map[string]string {
 	return map[string]string{
 		"document's {}":  fixture(t, "sms-send.json"),

@@ -1,6 +1,7 @@
 package ump
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,31 @@ func (v *checker) add(field, reason string) { v.fields = append(v.fields, FieldE
 func (v *checker) required(field, value string) {
 	if strings.TrimSpace(value) == "" {
 		v.add(field, "required")
+	}
+}
+
+// int32 records field if n does not fit the document's Integer, 32 bits
+// (docs/spec-notes.md#24).
+func (v *checker) int32(field string, n int64) {
+	if n > math.MaxInt32 || n < math.MinInt32 {
+		v.add(field, "must fit a 32-bit integer (at most 2147483647)")
+	}
+}
+
+// key records field if value, the key a write is deduplicated on (a
+// change_id), is blank or holds anything but printable ASCII: two ids that
+// are not valid UTF-8 would travel as the same U+FFFD and collide
+// (docs/spec-notes.md#20).
+func (v *checker) key(field, value string) {
+	if strings.TrimSpace(value) == "" {
+		v.add(field, "required")
+		return
+	}
+	for i := 0; i < len(value); i++ {
+		if value[i] <= ' ' || value[i] > '~' {
+			v.add(field, "must be printable ASCII, without spaces")
+			return
+		}
 	}
 }
 

@@ -160,7 +160,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 	check(err)
 	in.attemptDuration = attemptDuration.Inst()
 	in.attempts, err = m.Int64Histogram("ump.client.call.attempts", metric.WithUnit("{attempt}"),
-		metric.WithDescription("Requests sent per call, a resolution's rollbacks and resends included."),
+		metric.WithDescription("Requests sent per call."),
 		metric.WithExplicitBucketBoundaries(0, 1, 2, 3, 4, 5, 6, 8, 10))
 	check(err)
 	in.unknown, err = m.Int64Counter("ump.client.call.outcome_unknown", metric.WithUnit("{call}"),

@@ -133,7 +133,6 @@ func journey(t *testing.T, ctx context.Context, r *rig) []string {
 		OrderNo: sale + "R", OpenID: openID, ConsumeDate: now, OrderAmount: ump.Yuan(28, 50), OrderScore: 28, Desc: "quickstart return"}})
 	made("wk.user.refund.order", err)
 
-	srv.Fail("wk.user.event.score.change", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
 	ch, err := c.Score.Change(ctx, &ump.ScoreChangeRequest{OpenID: openID, Score: 50, OutBizNo: "QS-001-bonus",
 		ChangeReason: "quickstart bonus", ChangeEvent: ump.EventAdd, ChangeID: "QS-001-CHANGE"})
 	made("wk.user.event.score.change", err)
@@ -143,6 +142,11 @@ func journey(t *testing.T, ctx context.Context, r *rig) []string {
 	_, err = c.Score.Rollback(ctx, &ump.ScoreRollbackRequest{OpenID: openID, StatementID: ch.StatementID, RollbackScore: 50,
 		ChangeID: ump.NewChangeID()})
 	made("wk.user.event.score.rollback", err)
+	// A change whose answer is lost.
+	srv.Fail("wk.user.event.score.change", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
+	_, err = c.Score.Change(ctx, &ump.ScoreChangeRequest{OpenID: openID, Score: 5, OutBizNo: "QS-001-lost",
+		ChangeReason: "quickstart lost answer", ChangeEvent: ump.EventAdd, ChangeID: "QS-001-LOST"})
+	made("wk.user.event.score.change", err)
 	pages := 0
 	for _, err := range c.Score.AllRecords(ctx, &ump.ScoreRecordsRequest{OpenID: openID, PageRequest: ump.PageRequest{PageSize: 3}}) {
 		require.NoError(t, err)
@@ -233,7 +237,8 @@ func TestJourney(t *testing.T) {
 	assert.Equal(t, 1, st.TokenRefreshes, "the expired token was refreshed once")
 	assert.Equal(t, st.TokenObtains+st.TokenRefreshes, tokenSpans, "a span per token call")
 
-	// The score change whose answer was lost: resolved, in three requests.
+	// The score change whose answer was lost: sent again under its
+	// change_id, whose 150002 proves the first copy applied.
 	var change tracetest.SpanStub
 	for _, s := range stubs {
 		if s.Name == "ump wk.user.event.score.change" {
@@ -241,9 +246,9 @@ func TestJourney(t *testing.T) {
 		}
 	}
 	outcome, _ := attr(change.Attributes, umpotel.OutcomeKey)
-	assert.Equal(t, "resolved", outcome.AsString())
+	assert.Equal(t, "already_applied", outcome.AsString())
 	attempts, _ := attr(change.Attributes, umpotel.AttemptsKey)
-	assert.Equal(t, int64(3), attempts.AsInt64(), "the lost change, its rollback, the change again")
+	assert.Equal(t, int64(2), attempts.AsInt64(), "the lost change, the change again")
 	var evMethods []string
 	for _, ev := range change.Events {
 		if ev.Name == "ump.attempt" {
@@ -251,10 +256,10 @@ func TestJourney(t *testing.T) {
 			evMethods = append(evMethods, m.AsString())
 		}
 	}
-	assert.Equal(t, []string{"wk.user.event.score.change", "wk.user.event.score.rollback", "wk.user.event.score.change"}, evMethods)
+	assert.Equal(t, []string{"wk.user.event.score.change", "wk.user.event.score.change"}, evMethods)
 	assert.Equal(t, codes.Unset, change.Status.Code)
 	class, _ := attr(change.Attributes, umpotel.RetryClassKey)
-	assert.Equal(t, "busy-only", class.AsString())
+	assert.Equal(t, "keyed", class.AsString())
 	addr, _ := attr(change.Attributes, "server.address")
 	assert.Equal(t, "127.0.0.1", addr.AsString())
 
@@ -307,7 +312,7 @@ func TestJourney(t *testing.T) {
 	assert.True(t, sawCallDuration, "call duration histogram")
 	assert.True(t, sawAttemptDuration, "attempt duration histogram")
 
-	scanRedaction(t, r, stubs, rm, []string{"QS-001-1", "QS-001-CHANGE", "QS-001-C1"})
+	scanRedaction(t, r, stubs, rm, []string{"QS-001-1", "QS-001-CHANGE", "QS-001-LOST", "QS-001-C1"})
 }
 
 // fullPhone matches a mainland mobile number, unmasked.

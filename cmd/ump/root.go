@@ -283,7 +283,10 @@ func apiErrorLine(e *ump.APIError) string {
 
 // hintFor says what to do about the failures an operator can act on.
 func hintFor(err error) string {
-	var unknown *ump.OutcomeUnknownError
+	var (
+		unknown *ump.OutcomeUnknownError
+		api     *ump.APIError
+	)
 	switch {
 	case errors.Is(err, ump.ErrNoToken):
 		return `the token store holds no usable token: run "ump token bootstrap" once (it spends the day's only obtain)`
@@ -294,6 +297,9 @@ func hintFor(err error) string {
 			strings.TrimPrefix(unknown.Key, "change_id=") + " --resolve to settle it: it is applied once"
 	case errors.As(err, &unknown):
 		return "the gateway may or may not have applied the call: look before you repeat it"
+	case errors.Is(err, ump.ErrAlreadyExists) && errors.As(err, &api) && api.Method == "wk.user.event.score.change":
+		return "the change_id was used before, and nothing moved now. If this repeats a change of unknown outcome, " +
+			"add --resolve; for a new change, leave --change-id out"
 	}
 	return ""
 }

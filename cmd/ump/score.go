@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -112,29 +115,47 @@ var changeEvents = map[string]ump.ChangeEvent{
 	string(ump.EventAdd): ump.EventAdd, string(ump.EventSubtract): ump.EventSubtract,
 }
 
+// derivedChangeID is the change_id of a change given without --change-id: a
+// digest of what makes two command lines the same change (the app, the
+// member, the business number, the event and the points), 26 lower-case hex
+// digits like NewChangeID's and the document's example. Each field goes in
+// with its length, so that no two different lines share their input.
+func derivedChangeID(appID string, r *ump.ScoreChangeRequest) string {
+	h := sha256.New()
+	for _, f := range [...]string{"ump-cli/score-change/v1", appID, r.OpenID, r.OutBizNo,
+		string(r.ChangeEvent), strconv.FormatInt(r.Score, 10)} {
+		_, _ = fmt.Fprintf(h, "%d:%s", len(f), f)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:13])
+}
+
 func (a *cli) scoreChangeCommand() *cobra.Command {
 	var (
 		req           ump.ScoreChangeRequest
 		event, amount string
 		resolve       bool
+		fresh         bool
 	)
 	cmd := &cobra.Command{
-		Use:   "change --open-id OPEN_ID --score N --event add|subtract --reason TEXT --out-biz-no NO --order-amount YUAN [--change-id ID] [--resolve]",
+		Use:   "change --open-id OPEN_ID --score N --event add|subtract --reason TEXT --out-biz-no NO --order-amount YUAN [--change-id ID | --new] [--resolve]",
 		Short: "Add points to or take points from a member (3.3)",
 		Long: `change adds or takes points and prints the change_id that applied and the
 statement_id.
 
 The change_id identifies the change to the platform, which never applies one
-twice: keep it. Without --change-id a new one is generated and printed on
-stderr before the call. A change whose answer is lost is settled by the SDK
-(rolled back by its change_id, then sent again under a new change_id, which
-is printed). If that cannot finish (the gateway stays unreachable, an
-interrupt), the error names the change_id of unknown outcome: run the same
-command with --change-id set to it and --resolve, which finishes the
-resolution and applies the change once.
+twice: keep it. Without --change-id it is derived from the app, --open-id,
+--out-biz-no, --event and --score, and printed on stderr before the call, so
+running the same line twice changes points once: the second run says the
+change had already been applied. --new sends under a new random change_id
+instead, for a second change that is meant to repeat the first.
 
-Repeating a change that did apply, with the same --change-id, moves nothing:
-the platform answers 150002 and the command says the change had applied.`,
+A change whose answer is lost is sent again by the SDK under the same
+change_id until the platform answers: it applies once. If no answer comes
+(the gateway stays unreachable, an interrupt), the error names the change_id
+of unknown outcome: run the same command with --change-id set to it and
+--resolve, which sends it again and says whether it had applied.
+
+A --change-id used before by another change is refused: nothing moves.`,
 		Example: `  ump score change --open-id 5f0c... --score 100 --event add --reason "goodwill" \
       --out-biz-no TICKET-881 --order-amount 0`,
 		Args: cobra.NoArgs,
@@ -161,15 +182,26 @@ the platform answers 150002 and the command says the change had applied.`,
 				return err
 			}
 			defer s.close()
-			if req.ChangeID == "" {
+			derived := false
+			switch {
+			case req.ChangeID != "":
+			case fresh:
 				req.ChangeID = ump.NewChangeID()
 				fmt.Fprintf(a.stderr, "change_id %s (generated: keep it to reconcile this change)\n", req.ChangeID)
+			default:
+				req.ChangeID, derived = derivedChangeID(s.AppID(), &req), true
+				fmt.Fprintf(a.stderr, "change_id %s (derived from the app, --open-id, --out-biz-no, --event and --score)\n", req.ChangeID)
 			}
 			change := s.Score.Change
 			if resolve {
 				change = s.Score.Resolve
 			}
 			res, err := change(ctx, &req)
+			if err != nil && derived && errors.Is(err, ump.ErrAlreadyExists) {
+				// The derived change_id names this very line, so the
+				// platform holding it means this change was made before.
+				res, err = &ump.ScoreChangeResult{ChangeID: req.ChangeID, AlreadyApplied: true}, nil
+			}
 			if err != nil {
 				return withFlags(err, changeFlags)
 			}
@@ -189,7 +221,10 @@ the platform answers 150002 and the command says the change had applied.`,
 	f.StringVar(&req.ChangeReason, "reason", "", "why, as the member's statement shows it")
 	f.StringVar(&req.OutBizNo, "out-biz-no", "", "your own reference for the change, such as a ticket or order number")
 	f.StringVar(&amount, "order-amount", "", "the related order's amount in yuan, such as 12.34 (0 if none)")
-	f.StringVar(&req.ChangeID, "change-id", "", "the change's unique id (default: a new one, printed on stderr)")
+	f.StringVar(&req.ChangeID, "change-id", "", "the change's unique id (default: derived from the app, --open-id, --out-biz-no, --event and --score; printed on stderr)")
+	f.BoolVar(&fresh, "new", false, "send under a new random change_id: the same line again changes points again")
 	f.BoolVar(&resolve, "resolve", false, "finish a change whose outcome is unknown: --change-id names it")
+	cmd.MarkFlagsMutuallyExclusive("change-id", "new")
+	cmd.MarkFlagsMutuallyExclusive("resolve", "new")
 	return cmd
 }

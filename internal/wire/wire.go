@@ -4,7 +4,7 @@
 // through float64, Beijing wall-clock times and JSON carried inside a string.
 //
 // Both the SDK and the emulated platform use it, so a decision about the wire
-// (NOTES.md, "Where the document contradicts itself") lives in one place.
+// (docs/spec-notes.md) lives in one place.
 package wire
 
 import (
@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -185,7 +186,7 @@ func truncate(b []byte) string {
 }
 
 // Envelope is the gateway's answer around every call's data. It decodes both
-// spellings of the error fields (error_code/errorCode, NOTES.md #3) and the
+// spellings of the error fields (error_code/errorCode, docs/spec-notes.md#3) and the
 // paging fields the paged calls put at the top level.
 type Envelope[T any] struct {
 	Success           Bool   `json:"success"`
@@ -235,7 +236,8 @@ var ErrNotJSON = errors.New("not a JSON envelope")
 // DecodeEnvelope decodes body into an envelope whose data is T. When the
 // envelope is well formed but data does not fit T (an error answer whose data
 // has another shape), it decodes again with data left raw, so the caller still
-// sees success, code and message; dataErr then reports the mismatch.
+// sees success, code and message; dataErr then reports the mismatch, and
+// Data holds what of it decoded (JSON decoding fills a value until it fails).
 func DecodeEnvelope[T any](body []byte, env *Envelope[T]) (dataErr error, err error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -249,11 +251,14 @@ func DecodeEnvelope[T any](body []byte, env *Envelope[T]) (dataErr error, err er
 	if err := json.Unmarshal(trimmed, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotJSON, err)
 	}
-	var zero T
+	// Data keeps whatever decoded before the mismatch: a write that was
+	// applied reports it with the error.
+	var data T
+	_ = json.Unmarshal(raw.Data, &data)
 	*env = Envelope[T]{
 		Success: raw.Success, ErrorCode: raw.ErrorCode, ErrorCodeCamel: raw.ErrorCodeCamel,
 		ErrorMessage: raw.ErrorMessage, ErrorMessageCamel: raw.ErrorMessageCamel,
-		Data: zero, PageNo: raw.PageNo, PageSize: raw.PageSize, TotalCount: raw.TotalCount,
+		Data: data, PageNo: raw.PageNo, PageSize: raw.PageSize, TotalCount: raw.TotalCount,
 	}
 	return first, nil
 }
@@ -310,7 +315,7 @@ func (t *DateTime) UnmarshalJSON(b []byte) error {
 
 // Millis is a time sent and received as epoch milliseconds. The zero time
 // encodes as null; null and 0 decode as the zero time. A string in
-// "yyyy-MM-dd HH:mm:ss" (Beijing) decodes too (NOTES.md #8).
+// "yyyy-MM-dd HH:mm:ss" (Beijing) decodes too (docs/spec-notes.md#8).
 type Millis time.Time
 
 // MarshalJSON implements json.Marshaler.
@@ -346,7 +351,7 @@ func (t *Millis) UnmarshalJSON(b []byte) error {
 }
 
 // JSONString carries a value that the wire holds as JSON text inside a JSON
-// string (NOTES.md #9, #10). It encodes the value, then the text as a string;
+// string (docs/spec-notes.md#9, #10). It encodes the value, then the text as a string;
 // it decodes a string holding JSON, a bare JSON value (some examples send the
 // object itself), null or "".
 type JSONString[T any] struct{ V T }
@@ -377,6 +382,44 @@ func (j *JSONString[T]) UnmarshalJSON(b []byte) error {
 		b = []byte(s)
 	}
 	return json.Unmarshal(b, &j.V)
+}
+
+// LenientJSONString is JSONString for answers: a field whose JSON text does
+// not parse (the document's own examples are not always valid JSON,
+// docs/spec-notes.md#22) keeps that text in Raw and leaves V zero, instead
+// of failing the whole answer. It decodes a string holding JSON, a bare JSON
+// value, null or "" like JSONString, and never returns an error.
+type LenientJSONString[T any] struct {
+	V T
+	// Raw is the field's text when it did not decode as T; empty otherwise.
+	Raw string
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (j *LenientJSONString[T]) UnmarshalJSON(b []byte) error {
+	*j = LenientJSONString[T]{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	text := b
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			j.Raw = string(b)
+			return nil
+		}
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		text = []byte(s)
+	}
+	if err := json.Unmarshal(text, &j.V); err != nil {
+		var zero T
+		j.V = zero
+		j.Raw = string(text)
+	}
+	return nil
 }
 
 // Marshal encodes v as JSON without HTML escaping and without the trailing
