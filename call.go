@@ -65,6 +65,9 @@ type request struct {
 	payload []byte // the body, marshalled once, sent as is by every attempt; nil sends none
 	key     string // names the request in an *OutcomeUnknownError, such as "order_no=A1"
 	cred    string // a token call's credential (app id, refresh token); "" takes an access token
+	// stamped is the clock correction the last attempt's timestamp was
+	// stamped with (clock.go).
+	stamped time.Duration
 }
 
 // call is the entry point of every service method: it sends body (nil sends
@@ -135,7 +138,7 @@ func (c *Client) roundTrip(ctx context.Context, r *request, dec decoder) (err er
 		}
 		err = &OutcomeUnknownError{Method: ep.method, Key: r.key, Err: err}
 	}()
-	tokenRenewed := false
+	tokenRenewed, clockResent := false, false
 	for n := 1; ; n++ {
 		cred := r.cred
 		if ep.cred == credAccessToken {
@@ -154,6 +157,15 @@ func (c *Client) roundTrip(ctx context.Context, r *request, dec decoder) (err er
 		// "System busy" to a keyed write may have applied all the same: a
 		// later duplicate answer then means it did.
 		mayHaveApplied = mayHaveApplied || v == ambiguous || (v == busy && ep.retry == retryKeyed)
+		if !clockResent && c.clock.resends(v, err, r.stamped) {
+			// Refused with a timestamp the measured clock says was off:
+			// the gateway checked it before applying anything. Once per
+			// call, and not a retry of it.
+			clockResent = true
+			n--
+			c.logClockResend(ctx, ep, r.stamped, err)
+			continue
+		}
 		switch {
 		case v == done:
 			return err
@@ -246,7 +258,8 @@ var answerBufs = sync.Pool{New: func() any { return new(answerBuf) }}
 func (c *Client) attempt(ctx context.Context, r *request, cred string, n int, dec decoder) (verdict, error) {
 	ep := r.ep
 	start := c.now()
-	ts := strconv.FormatInt(start.UnixMilli(), 10)
+	r.stamped = c.clock.correction()
+	ts := strconv.FormatInt(start.Add(r.stamped).UnixMilli(), 10)
 	credName := credentialNames[ep.cred]
 	// Both credential names sort before "timestamp", the canonical order.
 	sign := signSorted([]param{{credName, cred}, {"timestamp", ts}}, r.payload, c.appSecret)
@@ -265,6 +278,7 @@ func (c *Client) attempt(ctx context.Context, r *request, cred string, n int, de
 		}
 		return ambiguous, terr
 	}
+	c.learnClock(ctx, resp.Header(), start, c.now())
 	raw := resp.RawBody()
 	status := resp.StatusCode()
 	buf := answerBufs.Get().(*answerBuf)
@@ -284,7 +298,7 @@ func (c *Client) attempt(ctx context.Context, r *request, cred string, n int, de
 		return ambiguous, terr
 	}
 	v, err := c.classify(ctx, ep, status, buf.Bytes(), cred, dec)
-	err = withoutSign(err, sign)
+	err = c.clock.explain(withoutSign(err, sign), r.stamped)
 	c.logAttempt(ctx, ep, n, start, status, apiCode(err), err)
 	return v, err
 }

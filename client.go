@@ -46,6 +46,8 @@ type Client struct {
 	hooks      *Hooks
 	serverHost string
 	serverPort int
+	// clock learns the gateway's clock from its answers (clock.go).
+	clock gatewayClock
 
 	// Auth obtains, refreshes and caches access tokens (section 2).
 	Auth *AuthService
@@ -103,6 +105,8 @@ type settings struct {
 	hooks         *Hooks
 	// maxConnsPerHost bounds the default transport; see WithMaxConnsPerHost.
 	maxConnsPerHost int
+	// noClockCorrection: WithClockSkewCorrection(false).
+	noClockCorrection bool
 }
 
 // Option configures a Client. Options validate their arguments; NewClient
@@ -178,9 +182,11 @@ func WithTokenStore(store TokenStore) Option {
 	}
 }
 
-// WithClock sets the source of the current time, used for timestamps, token
-// expiry and the Beijing day of the token budget. Tests use it with umptest's
-// controllable clock. The default is time.Now.
+// WithClock sets the source of the current time, used for timestamps (with
+// the measured offset of the gateway's clock added; see
+// WithClockSkewCorrection), token expiry and the Beijing day of the token
+// budget. Tests use it with umptest's controllable clock. The default is
+// time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(s *settings) error {
 		if now == nil {
@@ -312,6 +318,7 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 		hooks:        s.hooks,
 	}
 	c.serverHost, c.serverPort = splitServer(s.baseURL)
+	c.clock.correct = !s.noClockCorrection
 	for _, code := range s.invalidCodes {
 		c.tokenInvalid[code] = true
 	}

@@ -87,6 +87,28 @@
 //
 // Timestamps, token expiry and the Beijing day of the token budget come
 // from the client's clock (WithClock; time.Now by default). The gateway
-// refuses a timestamp a few seconds off its own time, so hosts need a
-// synchronised clock.
+// refuses a timestamp more than 3 s off its own (Beijing) time, and names
+// no code for that refusal, so the SDK measures the gateway's clock instead
+// of guessing from codes. Every answer's Date header, refusals included,
+// bounds the offset (gateway minus local): the gateway's time, truncated to
+// the second, was read between the request's send and the answer's
+// receipt, so the offset lies in [Date - received, Date + 1s - sent]. The
+// client intersects these intervals, restarting from the newest when one
+// misses (a clock moved), and skips answers with an Age header or a round
+// trip over 2 s. Client.ClockOffset is the middle of the interval.
+//
+// Timestamps are the local clock plus that offset. A refused call (other
+// than "system busy", which the retry class handles) whose timestamp was,
+// by the measurement its own answer may have just made, more than 2 s off
+// is re-stamped, re-signed and sent once more: the gateway checks the
+// timestamp before it applies anything, so the resend is safe for every
+// call, writes and token calls included, and is not a retry (the token
+// budget sees one call). The first call of a process whose clock is
+// off is therefore refused once and then goes through. With
+// WithClockSkewCorrection(false) the offset is still measured, a refusal of
+// a timestamp measured more than 3 s off matches ErrClockSkew and names
+// the offset, and nothing is sent again. Without any Date header (a proxy
+// strips it) nothing is measured, and a refusal that may be a bad
+// timestamp says the clock could not be checked. An offset over 1 s is
+// logged at WARN once per change, not per call.
 package ump

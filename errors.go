@@ -29,6 +29,11 @@ type APIError struct {
 	Message string
 
 	tokenInvalid bool
+	// clockSkew: the request was stamped more than 3 s off the gateway's
+	// measured clock (ErrClockSkew); clockNote says what the clock
+	// measurement says about the refusal, if anything (see explain).
+	clockSkew bool
+	clockNote string
 }
 
 // Error implements error. The platform's message is preceded by what the
@@ -47,16 +52,23 @@ func (e *APIError) Error() string {
 	if e.HTTPStatus != 0 && e.HTTPStatus != 200 {
 		text += " (HTTP " + strconv.Itoa(e.HTTPStatus) + ")"
 	}
+	if e.clockNote != "" {
+		text += "; " + e.clockNote
+	}
 	return text
 }
 
-// Is reports whether the error carries a code that target stands for, or is a
-// token rejection and target is ErrTokenInvalid. Where the call's own table
-// gives the code a meaning of its own (see callCodes), the code matches that
-// sentinel only.
+// Is reports whether the error carries a code that target stands for, is a
+// token rejection and target is ErrTokenInvalid, or refused a timestamp
+// measured more than 3 s off the gateway's clock and target is ErrClockSkew.
+// Where the call's own table gives the code a meaning of its own (see
+// callCodes), the code matches that sentinel only.
 func (e *APIError) Is(target error) bool {
-	if target == ErrTokenInvalid {
+	switch target {
+	case ErrTokenInvalid:
 		return e.tokenInvalid
+	case ErrClockSkew:
+		return e.clockSkew
 	}
 	s, ok := target.(*codeSentinel)
 	return ok && s == sentinelFor(e.Method, e.Code)
@@ -313,7 +325,7 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 // succeed, or whether its outcome must be settled before anything else is
 // sent. It is true for transport failures, "system busy", proxy pages,
 // token, sign, clock and quota trouble (the answers the document gives no
-// code for), ErrTokenBudgetExhausted, ErrNoToken and ErrOutcomeUnknown
+// code for), ErrClockSkew, ErrTokenBudgetExhausted, ErrNoToken and ErrOutcomeUnknown
 // (settle those with the Resolve methods, which resend under the same key).
 // It is false for a *ValidationError, for ErrAppliedUnreadable (the call
 // was applied) and for the platform's business refusals: every other code
@@ -329,6 +341,9 @@ func Retryable(err error) bool {
 	}
 	if errors.Is(err, ErrAppliedUnreadable) {
 		return false // applied: sending it again could apply it twice
+	}
+	if errors.Is(err, ErrClockSkew) {
+		return true // whatever code the gateway chose, the timestamp was off
 	}
 	var verr *ValidationError
 	if errors.As(err, &verr) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -336,4 +337,28 @@ func ExampleWithHooks() {
 	// dss.auth.token.query: ok after 1 attempt(s)
 	// token obtain: ok, 0 left today
 	// wk.user.info.query: ok after 1 attempt(s)
+}
+
+// TestHooksClockOffset: the offset the client learns from the gateway's Date
+// headers reaches the ClockOffset hook.
+func TestHooksClockOffset(t *testing.T) {
+	srv := umptest.NewServer()
+	t.Cleanup(srv.Close)
+	openID := srv.AddMember(umptest.Member{Phone: "13800138004"})
+	var mu sync.Mutex
+	var offsets []time.Duration
+	c := srv.Client(ump.WithClock(func() time.Time { return srv.Clock().Now().Add(5 * time.Second) }),
+		ump.WithHooks(ump.Hooks{ClockOffset: func(_ context.Context, d time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			offsets = append(offsets, d)
+		}}))
+	_, err := c.Member.Get(t.Context(), &ump.MemberQuery{OpenID: openID})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, offsets)
+	last := offsets[len(offsets)-1]
+	assert.InDelta(t, float64(-5*time.Second), float64(last), float64(1500*time.Millisecond), "offset %v", last)
+	assert.Equal(t, c.ClockOffset(), last)
 }

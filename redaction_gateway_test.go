@@ -256,17 +256,40 @@ func TestNothingSecretReachesLogsOrErrorsOverTheGateway(t *testing.T) {
 	})
 	try("SMS.SendCode slow", func() error { return slow.SMS.SendCode(ctx, redPhone) })
 	srv.ClearFaults()
+
+	// Clocks off the gateway's, sharing the token: corrected (a refusal,
+	// a WARN, a resend), not corrected (ErrClockSkew), and unmeasurable
+	// (answers without a Date header).
+	skewed := func(d time.Duration, opts ...ump.Option) *ump.Client {
+		return client(append([]ump.Option{ump.WithClock(func() time.Time { return srv.Clock().Now().Add(d) })}, opts...)...)
+	}
+	try("Member.Get, clock +5s", func() error {
+		_, err := skewed(5*time.Second).Member.Get(ctx, &ump.MemberQuery{Phone: redPhone})
+		return err
+	})
+	try("Score.Change, clock -5s, no correction", func() error {
+		_, err := skewed(-5*time.Second, ump.WithClockSkewCorrection(false)).Score.Change(ctx, changeRequest(redPhone, "SC-skew", 1, ump.EventAdd))
+		return err
+	})
+	srv.Fail(umptest.AnyMethod, umptest.Fault{Kind: umptest.NoDate})
+	try("Member.Get, clock +5s, no Date", func() error {
+		_, err := skewed(5*time.Second).Member.Get(ctx, &ump.MemberQuery{Phone: redPhone})
+		return err
+	})
+	srv.ClearFaults()
 	settle(srv)
 
 	// What must never show.
 	secrets := append(rec.values(), srv.AppSecret, redPhone, redPhone2, redPhone3, redIDCard, redIDCard2, redOrderID)
 	require.Greater(t, len(secrets), 100, "signs, tokens and personal data were sent")
 	out := logs.String()
-	for _, want := range []string{"level=DEBUG", "ump: call", "ump: retrying", "ump: score change left unresolved", "ump: refreshing the access token"} {
+	for _, want := range []string{"level=DEBUG", "ump: call", "ump: retrying", "ump: score change left unresolved",
+		"ump: refreshing the access token", "ump: local clock is off the gateway's", "re-stamped and sent again"} {
 		require.Contains(t, out, want, "the scenario did not log what it should have")
 	}
 	require.Greater(t, len(texts), 100, "failures of every kind were met")
-	for _, want := range []string{"outcome unknown", "HTTP 502", "not a gateway envelope", "error 150003", "error 140005", "transport"} {
+	for _, want := range []string{"outcome unknown", "HTTP 502", "not a gateway envelope", "error 150003", "error 140005", "transport",
+		"clock skew: the local clock is", "the local clock could not be checked"} {
 		require.Contains(t, strings.Join(texts, "\n"), want)
 	}
 	logtest.RequireNoneShown(t, append(strings.Split(out, "\n"), texts...), secrets)

@@ -28,6 +28,8 @@ func TestRetryable(t *testing.T) {
 		{"1001 elsewhere is invalid parameters", &APIError{Method: "wk.user.info.add", Code: 1001}, false},
 		{"token rejected", &APIError{Method: "m", HTTPStatus: 401, tokenInvalid: true}, true},
 		{"undocumented code (sign, clock, quota)", &APIError{Method: "m", Code: 40001}, true},
+		{"clock skew, whatever the code", &APIError{Method: "m", Code: 1001, clockSkew: true}, true},
+		{"clock skew, wrapped", fmt.Errorf("ump: obtain: %w", &APIError{Method: "m", Code: 150003, clockSkew: true}), true},
 		{"no code", &APIError{Method: "m", HTTPStatus: 403}, true},
 		{"transport", &TransportError{Method: "m", Err: errors.New("reset")}, true},
 		{"proxy page", &ResponseError{Method: "m", HTTPStatus: 502, Err: errors.New("not an envelope")}, true},
