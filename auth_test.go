@@ -3,10 +3,12 @@ package ump
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -32,8 +34,9 @@ func tokenAt(now time.Time, left time.Duration) Token {
 func spend(t *testing.T, st TokenStore, kind TokenCall, at time.Time, n int) {
 	t.Helper()
 	for range n {
-		_, err := st.Spend(context.Background(), testAppID, kind, BeijingDay(at), 100)
+		_, ok, err := st.Spend(context.Background(), testAppID, TokenSpend{Kind: kind, Day: BeijingDay(at), Nonce: LeaseID(), At: at, By: "test/1"}, 100)
 		require.NoError(t, err)
+		require.True(t, ok)
 	}
 }
 
@@ -256,17 +259,44 @@ func TestTokenRejected(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, cur, again)
 	})
-	t.Run("the token calls themselves are not recovered", func(t *testing.T) {
-		c, m := mockSetup(t, storeWith(t, tokenAt(time.Now(), -time.Minute)))
-		m.reply(epRefresh.method, `{"success":false,"error_message":"refresh_token无效"}`)
+	t.Run("a refused refresh token leads to one obtain, never a loop", func(t *testing.T) {
+		var logs bytes.Buffer
+		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		c, m := mockSetup(t, storeWith(t, tokenAt(time.Now(), -time.Minute)), WithLogger(logger))
 		m.route(epRefresh.method, func(wireReq, int) (*http.Response, error) {
 			return jsonResponse(http.StatusUnauthorized, `{"success":false,"error_message":"refresh_token无效"}`), nil
 		})
 		okRead(m)
 		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
-		require.Error(t, err)
+		require.NoError(t, err)
 		require.Equal(t, 1, m.count(epRefresh.method))
-		require.Equal(t, 0, m.count(epObtain.method), "a usable refresh token is never traded for an obtain")
+		require.Equal(t, 1, m.count(epObtain.method), "the refused refresh token is replaced by today's obtain")
+		require.Contains(t, logs.String(), "level=WARN msg=\"ump: the gateway refused the refresh token; obtaining a fresh token once")
+		require.NotContains(t, logs.String(), testRefreshToken)
+
+		// The new token's refresh token is refused too: today's obtain is
+		// spent, so nothing more is called.
+		m.route(epRead.method, reject401(m.requests(epRead.method)[0].Query.Get("access_token"), false))
+		_, err = c.Auth.Refresh(context.Background(), "rt-unknown")
+		require.ErrorIs(t, err, ErrTokenInvalid)
+		st, err := c.Auth.Status(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 1, st.Obtains)
+		require.Equal(t, 0, st.Refreshes, "refused refreshes are given back")
+		require.Equal(t, 1, m.count(epObtain.method))
+	})
+	t.Run("with NoAutoObtain a refused refresh token obtains nothing", func(t *testing.T) {
+		c, m := mockSetup(t, storeWith(t, tokenAt(time.Now(), -time.Minute)),
+			WithTokenBudget(TokenBudget{ObtainsPerDay: 1, RefreshesPerDay: 20, NoAutoObtain: true}))
+		m.route(epRefresh.method, func(wireReq, int) (*http.Response, error) {
+			return jsonResponse(http.StatusUnauthorized, `{"success":false,"error_message":"refresh_token无效"}`), nil
+		})
+		okRead(m)
+		_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
+		require.ErrorIs(t, err, ErrNoToken)
+		require.ErrorIs(t, err, ErrTokenInvalid)
+		require.Equal(t, 1, m.count(epRefresh.method))
+		require.Equal(t, 0, m.count(epObtain.method))
 		require.Equal(t, 0, m.count(epRead.method))
 	})
 }
@@ -390,13 +420,19 @@ func TestRenewalFailurePausesRenewal(t *testing.T) {
 	}
 	require.Equal(t, 1, m.count(epRefresh.method))
 	require.Equal(t, 0, m.count(epRead.method))
-	clk.Set(t0.Add(renewalPause + time.Second))
+	// The fleet-wide pause: a minute after the first failure.
+	clk.Set(t0.Add(tokenPause - time.Second))
 	_, _, err := call[echoOut](context.Background(), c, &epRead, nil, "")
+	require.ErrorIs(t, err, ErrTokenCallsPaused)
+	require.Equal(t, 1, m.count(epRefresh.method))
+	clk.Set(t0.Add(tokenPause + time.Second))
+	_, _, err = call[echoOut](context.Background(), c, &epRead, nil, "")
 	require.NoError(t, err)
 	require.Equal(t, 2, m.count(epRefresh.method))
 	st, err := c.Auth.Status(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, 2, st.Refreshes)
+	require.Equal(t, 1, st.Refreshes, "the refused refresh was given back")
+	require.Zero(t, st.Pause, "a success clears the pause")
 }
 
 // flakyStore wraps a store that can break, lose writes or lose its record.
@@ -436,19 +472,56 @@ func (f *flakyStore) CompareAndSwap(ctx context.Context, appID string, old int64
 	return f.store().CompareAndSwap(ctx, appID, old, t)
 }
 
-func (f *flakyStore) Spend(ctx context.Context, appID string, kind TokenCall, day string, limit int) (int, error) {
+func (f *flakyStore) Spend(ctx context.Context, appID string, sp TokenSpend, limit int) (TokenDay, bool, error) {
 	if f.broken.Load() {
-		return 0, errStoreDown
+		return TokenDay{}, false, errStoreDown
 	}
-	return f.store().Spend(ctx, appID, kind, day, limit)
+	return f.store().Spend(ctx, appID, sp, limit)
 }
 
-func (f *flakyStore) Spent(ctx context.Context, appID string, day string) (int, int, error) {
+func (f *flakyStore) GiveBack(ctx context.Context, appID string, sp TokenSpend) error {
 	if f.broken.Load() {
-		return 0, 0, errStoreDown
+		return errStoreDown
+	}
+	return f.store().GiveBack(ctx, appID, sp)
+}
+
+func (f *flakyStore) Spent(ctx context.Context, appID string, day string) (TokenDay, error) {
+	if f.broken.Load() {
+		return TokenDay{}, errStoreDown
 	}
 	return f.store().Spent(ctx, appID, day)
 }
+
+func (f *flakyStore) ResetSpent(ctx context.Context, appID string, day string) (TokenDay, error) {
+	if f.broken.Load() {
+		return TokenDay{}, errStoreDown
+	}
+	return f.store().ResetSpent(ctx, appID, day)
+}
+
+func (f *flakyStore) Forget(ctx context.Context, appID string) (Token, error) {
+	if f.broken.Load() {
+		return Token{}, errStoreDown
+	}
+	return f.store().Forget(ctx, appID)
+}
+
+func (f *flakyStore) Pause(ctx context.Context, appID string) (TokenPause, error) {
+	if f.broken.Load() {
+		return TokenPause{}, errStoreDown
+	}
+	return f.store().Pause(ctx, appID)
+}
+
+func (f *flakyStore) SetPause(ctx context.Context, appID string, p TokenPause) error {
+	if f.broken.Load() {
+		return errStoreDown
+	}
+	return f.store().SetPause(ctx, appID, p)
+}
+
+func (f *flakyStore) String() string { return "flaky " + f.store().String() }
 
 func (f *flakyStore) Lease(ctx context.Context, appID string, ttl time.Duration) (func(context.Context) error, error) {
 	if f.broken.Load() {
@@ -695,4 +768,41 @@ func TestTokenCallOutlivesTheCallerThatStartedIt(t *testing.T) {
 	st, err := c.Auth.Status(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, "at-refreshed-0123456789ABCDEF01234", st.Token.AccessToken, "stored for other processes too")
+}
+
+func TestStatusNamesTheStore(t *testing.T) {
+	fs := &flakyStore{inner: NewMemoryTokenStore()}
+	c, _ := mockSetup(t, fs)
+	st, err := c.Auth.Status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "flaky memory (this process only)", st.Store)
+	b, err := json.Marshal(st)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"Store":"flaky memory (this process only)"`)
+	fs.broken.Store(true)
+	_, err = c.Auth.Status(context.Background())
+	require.ErrorContains(t, err, "token store flaky memory (this process only): ")
+}
+
+// TestIssuedNothing: which failed token calls give their spend back.
+func TestIssuedNothing(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"an error envelope", &APIError{Method: epRefresh.method, HTTPStatus: 200, Code: 1002}, true},
+		{"an error envelope with a 5xx status", &OutcomeUnknownError{Method: epRefresh.method, Err: &APIError{HTTPStatus: 502}}, true},
+		{"a proxy's 502 page", &OutcomeUnknownError{Method: epRefresh.method, Err: &ResponseError{HTTPStatus: 502}}, true},
+		{"a proxy's 403 page", &ResponseError{HTTPStatus: 403}, true},
+		{"a gateway timeout page", &OutcomeUnknownError{Method: epRefresh.method, Err: &ResponseError{HTTPStatus: 504}}, false},
+		{"a cut-off success", &OutcomeUnknownError{Method: epRefresh.method, Err: &ResponseError{HTTPStatus: 200}}, false},
+		{"a reset after sending", &OutcomeUnknownError{Method: epRefresh.method, Err: &TransportError{Err: &resetError{}}}, false},
+		{"a bare transport error after sending", &TransportError{Err: &resetError{}}, false},
+		{"a dial failure", &TransportError{Err: dial}, true},
+		{"a context that ended before sending", fmt.Errorf("ump: %s: %w", epRefresh.method, context.Canceled), true},
+	} {
+		require.Equal(t, c.want, issuedNothing(c.err), c.name)
+	}
 }

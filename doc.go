@@ -78,10 +78,15 @@
 // expiry (WithTokenRefreshWindow), lets one goroutine (and, through a
 // shared TokenStore, one process) renew while the others keep the current
 // token, counts every token call before making it and stops short of the
-// limit (WithTokenBudget, ErrTokenBudgetExhausted), never obtains a fresh
-// token while a usable refresh token exists, and after a rejected token
-// (HTTP 401, or WithTokenInvalidCodes) refreshes once and sends the call
-// once more.
+// limit (WithTokenBudget, ErrTokenBudgetExhausted), and after a rejected
+// token (HTTP 401, or WithTokenInvalidCodes) refreshes once and sends the
+// call once more. A token call refused before it could issue a token (an
+// error envelope, a proxy's error page, never sent) gives its count back,
+// and after any failed token call every process sharing the store waits,
+// a minute doubling to an hour (ErrTokenCallsPaused). It obtains a fresh
+// token only when no usable refresh token exists or the gateway refused
+// the refresh token, once a day. docs/token-troubleshooting.md lists what
+// goes wrong and the ump command that repairs it.
 //
 // # Clock
 //

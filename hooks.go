@@ -353,9 +353,9 @@ func (c *Client) attemptDone(ctx context.Context, ep *endpoint, start time.Time,
 }
 
 // tokenCallDone reports a budgeted token call of kind that started at start;
-// spent is the day's count the token store answered, sent whether the
-// budget let the call through, tok what it issued.
-func (s *AuthService) tokenCallDone(ctx context.Context, kind TokenCall, start time.Time, spent int, sent bool, tok Token, err error) {
+// spent is the day's count of kind after it (-1: the store did not say),
+// sent whether the call was sent, expireIn the issued token's lifetime.
+func (s *AuthService) tokenCallDone(ctx context.Context, kind TokenCall, start time.Time, spent int, sent bool, expireIn time.Duration, err error) {
 	c := s.client
 	if c.hooks == nil || c.hooks.TokenCall == nil {
 		return
@@ -365,7 +365,7 @@ func (s *AuthService) tokenCallDone(ctx context.Context, kind TokenCall, start t
 		perDay = s.budget.RefreshesPerDay
 	}
 	info := TokenCallInfo{Kind: kind, Result: CallOK, BudgetLeft: -1, Duration: c.now().Sub(start), Err: c.hookError(err)}
-	if sent || errors.Is(err, ErrTokenBudgetExhausted) {
+	if spent >= 0 {
 		info.BudgetLeft = max(perDay-spent, 0)
 	}
 	switch {
@@ -374,7 +374,7 @@ func (s *AuthService) tokenCallDone(ctx context.Context, kind TokenCall, start t
 	case err != nil:
 		info.Result = outcomeOf(err, true)
 	default:
-		info.ExpiresAt = tok.AccessExpiresAt
+		info.ExpiresAt = start.Add(expireIn)
 	}
 	c.hooks.TokenCall(ctx, info)
 }

@@ -2,6 +2,7 @@ package ump
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,12 +93,33 @@ func TestNothingSecretReachesLogsOrErrors(t *testing.T) {
 	st, err := c2.Auth.Status(ctx)
 	keep(err)
 	logger.Info("status", "status", st)
+	// A refused refresh token (echoed): one obtain instead.
+	c3, m3 := mockSetup(t, storeWith(t, tokenAt(time.Now(), -time.Minute)), WithLogger(logger))
+	m3.route(epRefresh.method, func(r wireReq, _ int) (*http.Response, error) {
+		return jsonResponse(401, `{"success":false,"error_message":"refresh_token `+r.Query.Get("refresh_token")+` 无效"}`), nil
+	})
+	okRead(m3)
+	_, _, err = call[echoOut](ctx, c3, &epRead, body, "")
+	require.NoError(t, err)
+	// The day's obtain spent: the error names who spent it, and when.
+	spentStore := storeWith(t, Token{AccessToken: testAccessToken, RefreshToken: testRefreshToken,
+		AccessExpiresAt: time.Now().Add(-time.Hour), RefreshExpiresAt: time.Now().Add(-time.Minute)})
+	spend(t, spentStore, TokenObtain, time.Now(), 1)
+	c4, m4 := mockSetup(t, spentStore, WithLogger(logger))
+	_, _, err = call[echoOut](ctx, c4, &epRead, body, "")
+	require.ErrorIs(t, err, ErrTokenBudgetExhausted)
+	require.Contains(t, err.Error(), "1 of 1 obtain calls spent on "+BeijingDay(time.Now())+" at ")
+	require.Contains(t, err.Error(), " by test/1")
+	keep(err)
+	st, err = c4.Auth.Status(ctx)
+	keep(err)
+	logger.Info("status", "status", st)
 
 	for _, e := range errs {
 		t.Log(e)
 	}
 	require.GreaterOrEqual(t, len(errs), 5)
-	for _, mg := range []*mockGW{m, m2} {
+	for _, mg := range []*mockGW{m, m2, m3, m4} {
 		for _, r := range append(mg.requests(epRead.method), append(mg.requests(epWrite.method),
 			append(mg.requests(epRefresh.method), mg.requests(epObtain.method)...)...)...) {
 			for _, k := range []string{"access_token", "refresh_token", "sign"} {
@@ -111,13 +133,20 @@ func TestNothingSecretReachesLogsOrErrors(t *testing.T) {
 	secrets = append(secrets, testAppSecret, testAccessToken, testRefreshToken, piiPhone, piiIDCard)
 
 	out := logs.String()
-	for _, want := range []string{"ump: call", "ump: retrying", "ump: obtaining a fresh token", "ump: refreshing the access token", "level=DEBUG"} {
+	for _, want := range []string{"ump: call", "ump: retrying", "ump: obtaining a fresh token", "ump: refreshing the access token", "level=DEBUG",
+		`level=WARN msg="ump: obtaining a fresh token: it retires the token every other holder has`,
+		`level=WARN msg="ump: token call failed" call=refresh budget_given_back=true paused_until=`,
+		`level=WARN msg="ump: the gateway refused the refresh token; obtaining a fresh token once`,
+		`level=WARN msg="ump: the gateway rejected an access token issued minutes ago`} {
 		require.Contains(t, out, want, "the scenario did not log what it should have")
 	}
 	lines := strings.Split(out, "\n")
+	var paused bool
 	for _, err := range errs {
 		lines = append(lines, err.Error())
+		paused = paused || errors.Is(err, ErrTokenCallsPaused)
 	}
+	require.True(t, paused, "the scenario made no call while token calls were paused")
 	logtest.RequireNoneShown(t, lines, secrets)
 }
 

@@ -24,7 +24,7 @@
 // Calls never obtain a token by themselves: the platform allows one obtain a
 // day, and a new token retires the one the app's services use. They use the
 // token in the store, refreshing it through the store's lease like any
-// process of the fleet; "ump token bootstrap" fills an empty store.
+// process of the fleet; "ump token bootstrap --yes" fills an empty store.
 //
 // Lists print as tables and single objects as JSON unless --output (-o)
 // says otherwise; sign prints text for the eye. Exit codes: 0 success; 1 the

@@ -228,7 +228,7 @@ func TestNoTokenExits1WithAHint(t *testing.T) {
 	r := w.run(t, "member", "levels")
 	require.Equal(t, exitFailed, r.code)
 	require.Contains(t, r.stderr, "ump member levels: wk.user.level.list: not sent, no access token: ump: no usable access token")
-	require.Contains(t, r.stderr, `run "ump token bootstrap"`)
+	require.Contains(t, r.stderr, `run "ump token bootstrap --yes"`)
 	require.Zero(t, w.total(), "a call obtained a token by itself")
 }
 

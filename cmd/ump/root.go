@@ -93,7 +93,7 @@ Configuration comes from flags or the environment (flags win):
 
 Calls never obtain a token by themselves (the platform allows one a day, and a
 new one retires the token your services use): they use, and refresh, the one
-in the store. Fill an empty store once with "ump token bootstrap".
+in the store. Fill an empty store once with "ump token bootstrap --yes".
 
 Exit codes: 0 ok, 1 the platform answered with an error or the command failed,
 2 bad flags, arguments or configuration (nothing was sent).`,
@@ -289,7 +289,7 @@ func hintFor(err error) string {
 	)
 	switch {
 	case errors.Is(err, ump.ErrNoToken):
-		return `the token store holds no usable token: run "ump token bootstrap" once (it spends the day's only obtain)`
+		return `the token store holds no usable token: run "ump token bootstrap --yes" once (it spends the day's only obtain)`
 	case errors.Is(err, ump.ErrTokenBudgetExhausted):
 		return `today's token calls are spent (Beijing day); "ump token show" shows the counts`
 	case errors.As(err, &unknown) && unknown.Method == "wk.user.event.score.change":

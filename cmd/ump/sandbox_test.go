@@ -72,7 +72,7 @@ func TestSandboxWithTheCommandsAgainstIt(t *testing.T) {
 	base, done := startSandbox(t, ctx, env, &stderr)
 	env[envBaseURL] = base
 
-	runWith(t, env, time.Now, "", "token", "bootstrap").ok(t)
+	runWith(t, env, time.Now, "", "token", "bootstrap", "--yes").ok(t)
 	r := runWith(t, env, time.Now, "", "call", "wk.user.info.add", "--body",
 		`{"project_id":"p1","nickname":"小明","phone":"13800000000"}`).ok(t)
 	require.Contains(t, r.stdout, `"success": true`)

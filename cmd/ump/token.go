@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,8 +18,8 @@ import (
 )
 
 func (a *cli) tokenCommand() *cobra.Command {
-	return group("token", "Inspect and bootstrap the access token the app's services share",
-		a.tokenShowCommand(), a.tokenBootstrapCommand())
+	return group("token", "Inspect, bootstrap and repair the access token the app's services share",
+		a.tokenShowCommand(), a.tokenBootstrapCommand(), a.tokenForgetCommand(), a.tokenResetBudgetCommand())
 }
 
 // openStore opens the token store --store (or UMP_TOKEN_STORE) names.
@@ -61,10 +61,28 @@ func (a *cli) openStore() (ump.TokenStore, func(), error) {
 	return nil, nil, usagef("--store: want file:/path or redis://host:port/db, got a %q store", scheme)
 }
 
+// storeSpecText describes the store --store names without opening it (a
+// file store creates its directory) and without a Redis password.
+func (a *cli) storeSpecText() string {
+	spec := a.setting(a.store, envStore)
+	if path, ok := strings.CutPrefix(spec, "file:"); ok {
+		if u, err := url.Parse(spec); err == nil && strings.HasPrefix(path, "//") {
+			path = u.Path
+		}
+		return "file " + strconv.Quote(path)
+	}
+	if u, err := url.Parse(spec); err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") {
+		return fmt.Sprintf("redis %s%s, key prefix %s", u.Host, u.Path, a.redisPrefix)
+	}
+	return "the store --store names"
+}
+
 // tokenView is the stored token and today's budget, without the tokens
 // unless --reveal.
 type tokenView struct {
-	AppID            string    `json:"app_id"`
+	AppID string `json:"app_id"`
+	// Store names the store read, so that a wrong --store or prefix shows.
+	Store            string    `json:"store"`
 	Stored           bool      `json:"stored"`
 	Version          int64     `json:"version,omitempty"`
 	AccessUsable     bool      `json:"access_usable"`
@@ -81,8 +99,29 @@ type tokenView struct {
 	RefreshesLeft  int    `json:"refreshes_left"`
 	AccessToken    string `json:"access_token,omitempty"`
 	RefreshToken   string `json:"refresh_token,omitempty"`
+	// Spent lists today's counted token calls: when, and by which process.
+	Spent []spentCall `json:"spent,omitempty"`
+	// PausedUntil, when set, is when the fleet may make a token call again
+	// after failed ones (PauseReason says why).
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+	PauseReason string    `json:"pause_reason,omitempty"`
 
 	now time.Time
+}
+
+// spentCall is one counted token call.
+type spentCall struct {
+	Call string    `json:"call"`
+	At   time.Time `json:"at,omitzero"`
+	By   string    `json:"by,omitempty"`
+}
+
+func spentCalls(d ump.TokenDay) []spentCall {
+	var out []spentCall
+	for _, sp := range d.Spends {
+		out = append(out, spentCall{Call: sp.Kind.String(), At: beijing(sp.At), By: sp.By})
+	}
+	return out
 }
 
 // loadToken reads the token and today's counts, spending nothing.
@@ -93,18 +132,27 @@ func (a *cli) loadToken(ctx context.Context, store ump.TokenStore, appID string,
 		return nil, err
 	}
 	day := ump.BeijingDay(now)
-	obtains, refreshes, err := store.Spent(ctx, appID, day)
+	spent, err := store.Spent(ctx, appID, day)
+	if err != nil {
+		return nil, err
+	}
+	obtains, refreshes := spent.Count(ump.TokenObtain), spent.Count(ump.TokenRefresh)
+	pause, err := store.Pause(ctx, appID)
 	if err != nil {
 		return nil, err
 	}
 	v := &tokenView{
-		AppID: appID, Stored: st.Version != 0, Version: st.Version,
+		AppID: appID, Store: store.String(), Stored: st.Version != 0, Version: st.Version,
 		AccessUsable: st.Usable(now), AccessExpiresAt: beijing(st.AccessExpiresAt),
 		RefreshUsable: st.Refreshable(now), RefreshExpiresAt: beijing(st.RefreshExpiresAt),
 		ObtainedAt: beijing(st.ObtainedAt), RefreshedAt: beijing(st.RefreshedAt),
 		Day: day, ObtainsSpent: obtains, ObtainsLeft: max(ump.ObtainsPerDay-obtains, 0),
 		RefreshesSpent: refreshes, RefreshesLeft: max(ump.RefreshesPerDay-refreshes, 0),
-		now: now,
+		Spent: spentCalls(spent),
+		now:   now,
+	}
+	if pause.Active(now) {
+		v.PausedUntil, v.PauseReason = beijing(pause.Until), pause.Reason
 	}
 	if reveal {
 		v.AccessToken, v.RefreshToken = st.AccessToken, st.RefreshToken
@@ -119,8 +167,9 @@ func (a *cli) printToken(v *tokenView) error {
 	}
 	w := a.stdout
 	fmt.Fprintf(w, "app id:         %s\n", v.AppID)
+	fmt.Fprintf(w, "store:          %s\n", v.Store)
 	if !v.Stored {
-		fmt.Fprintln(w, `token:          none stored (run "ump token bootstrap")`)
+		fmt.Fprintln(w, `token:          none stored here; if the app's services use another store or key prefix, pass that one (--store, --redis-prefix): a bootstrap here would retire their token`)
 	} else {
 		fmt.Fprintf(w, "version:        %d\n", v.Version)
 		fmt.Fprintf(w, "access token:   %s\n", expiry(v.now, v.AccessExpiresAt, v.AccessUsable))
@@ -134,11 +183,30 @@ func (a *cli) printToken(v *tokenView) error {
 	}
 	fmt.Fprintf(w, "today:          %s (Beijing): %d of %d obtains and %d of %d refreshes left\n",
 		v.Day, v.ObtainsLeft, ump.ObtainsPerDay, v.RefreshesLeft, ump.RefreshesPerDay)
+	for _, c := range v.Spent {
+		fmt.Fprintf(w, "  spent:        %s\n", describeCall(c))
+	}
+	if !v.PausedUntil.IsZero() {
+		fmt.Fprintf(w, "token calls:    paused until %s after failed ones (last: %s); \"ump token reset-budget --yes\" lifts the pause\n",
+			zoned(v.PausedUntil), v.PauseReason)
+	}
 	if v.AccessToken != "" || v.RefreshToken != "" {
 		fmt.Fprintf(w, "access_token:   %s\n", v.AccessToken)
 		fmt.Fprintf(w, "refresh_token:  %s\n", v.RefreshToken)
 	}
 	return nil
+}
+
+// describeCall writes a counted call for people: "obtain at 09:01:02 +08:00 by host/42".
+func describeCall(c spentCall) string {
+	if c.At.IsZero() {
+		return c.Call + " (no details: counted by an older version)"
+	}
+	s := c.Call + " at " + c.At.Format("15:04:05 -07:00")
+	if c.By != "" {
+		s += " by " + c.By
+	}
+	return s
 }
 
 func expiry(now, at time.Time, usable bool) string {
@@ -188,61 +256,4 @@ printed only with --reveal.`,
 	}
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "print the access and refresh tokens too")
 	return cmd
-}
-
-// errRefused is a bootstrap that would have spent budget for nothing.
-var errRefused = errors.New("refused")
-
-func (a *cli) tokenBootstrapCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "bootstrap",
-		Short: "Obtain the app's first token into the store, only if none is usable",
-		Long: `bootstrap obtains a token (2.1) and stores it. The platform allows one obtain a
-day, and a new token retires the one the app's services use, so bootstrap
-refuses while the store holds a usable access token or refresh token (the SDK
-refreshes from it by itself), or when today's obtain is spent.`,
-		Example: "  UMP_APP_SECRET=... ump token bootstrap --store redis://localhost:6379/0 --app-id APPID --base-url https://...",
-		Args:    cobra.NoArgs,
-		RunE: a.act(func(ctx context.Context, _ *cobra.Command, _ []string) error {
-			appID, err := a.appIDSetting()
-			if err != nil {
-				return err
-			}
-			if _, err := a.secret(); err != nil {
-				return err
-			}
-			store, closeStore, err := a.openStore()
-			if err != nil {
-				return err
-			}
-			defer closeStore()
-			v, err := a.loadToken(ctx, store, appID, false)
-			if err != nil {
-				return err
-			}
-			switch {
-			case v.AccessUsable:
-				return fmt.Errorf("%w: a usable access token is stored (version %d, expires %s); nothing to do",
-					errRefused, v.Version, zoned(v.AccessExpiresAt))
-			case v.RefreshUsable:
-				return fmt.Errorf("%w: a usable refresh token is stored (expires %s); the SDK refreshes from it by itself, and obtaining would spend today's only obtain",
-					errRefused, zoned(v.RefreshExpiresAt))
-			case v.ObtainsLeft == 0:
-				return fmt.Errorf("%w: today's obtain (%s, Beijing) is already spent; try again after midnight Beijing time", errRefused, v.Day)
-			}
-			s, err := a.clientOn(appID, store, func() {})
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			if _, err := s.Auth.Obtain(ctx); err != nil {
-				return err
-			}
-			fmt.Fprintln(a.stderr, "obtained a fresh token; today's obtain is spent")
-			if v, err = a.loadToken(ctx, store, appID, false); err != nil {
-				return err
-			}
-			return a.printToken(v)
-		}),
-	}
 }

@@ -11,6 +11,16 @@
 // A file that cannot be read as a token file is an error matching ErrCorrupt,
 // never "nothing stored": that would make the SDK spend the day's one obtain.
 //
+// New resolves the path once, symbolic links included, so that a process
+// given a link and one given its target lock and replace the same file. It
+// refuses (ErrExposed) a token file that group or others may read or write,
+// and a directory they may write (without the sticky bit), where they could
+// swap the file: the file holds live credentials, and a looser mode may mean
+// they were exposed, which the operator must know rather than have silently
+// fixed (run chmod 600 on the file, chmod 700 on the directory). A directory
+// others may only read is accepted: it shows them file names, not tokens,
+// and every file the store writes is created 0600 (a new directory 0700).
+//
 // The lock is an advisory flock(2): use the file from one host, not over a
 // network file system. For a fleet on several hosts use redisstore.
 package filestore
@@ -40,6 +50,10 @@ import (
 // package can read. The store refuses to overwrite or ignore it: restore it,
 // or remove it knowingly (the next token then costs the day's obtain).
 var ErrCorrupt = errors.New("filestore: token file is corrupted")
+
+// ErrExposed means the token file or its directory grants group or others
+// access; see the package comment.
+var ErrExposed = errors.New("filestore: token file or directory is open to other users")
 
 // formatVersion is written into every file, so a future layout is refused
 // rather than misread.
@@ -91,15 +105,15 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// New returns a store kept in the file at path, creating its directory (mode
-// 0700) if needed. The file itself is created by the first write. New reads
+// New returns a store kept in the file at path (resolved once, symbolic
+// links included), creating its directory (mode 0700) if needed. The file itself is created by the first write. New reads
 // an existing file once and returns an error matching ErrCorrupt if it is
 // damaged, and removes temporary files left by a writer that crashed.
 func New(path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("filestore: empty path")
 	}
-	abs, err := filepath.Abs(path)
+	abs, err := resolve(path)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
@@ -120,6 +134,9 @@ func New(path string, opts ...Option) (*Store, error) {
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	if err := checkModes(abs); err != nil {
+		return nil, err
 	}
 	err = s.locked(context.Background(), func() error {
 		s.removeStrays()
@@ -147,6 +164,15 @@ type app struct {
 	Lease   *lease         `json:"lease,omitempty"`
 	// Spent maps a Beijing date to that day's counts.
 	Spent map[string]*counts `json:"spent,omitempty"`
+	Pause *pause             `json:"pause,omitempty"`
+}
+
+type pause struct {
+	Until    time.Time `json:"until"`
+	Failures int       `json:"failures"`
+	Reason   string    `json:"reason,omitempty"`
+	At       time.Time `json:"at"`
+	By       string    `json:"by,omitempty"`
 }
 
 type lease struct {
@@ -154,16 +180,41 @@ type lease struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// counts is a day's token calls: each with its details, and (from files an
+// earlier version wrote) bare counts.
 type counts struct {
-	Obtains   int `json:"obtain,omitempty"`
-	Refreshes int `json:"refresh,omitempty"`
+	Obtains   int     `json:"obtain,omitempty"`
+	Refreshes int     `json:"refresh,omitempty"`
+	Spends    []spend `json:"spends,omitempty"`
 }
 
-func (c *counts) of(kind ump.TokenCall) *int {
-	if kind == ump.TokenObtain {
-		return &c.Obtains
+type spend struct {
+	Kind  string    `json:"kind"`
+	Nonce string    `json:"nonce"`
+	At    time.Time `json:"at"`
+	By    string    `json:"by,omitempty"`
+}
+
+// day returns c as the SDK's type.
+func (c *counts) day(day string) ump.TokenDay {
+	d := ump.TokenDay{Day: day}
+	if c == nil {
+		return d
 	}
-	return &c.Refreshes
+	for range c.Obtains {
+		d.Spends = append(d.Spends, ump.TokenSpend{Kind: ump.TokenObtain, Day: day})
+	}
+	for range c.Refreshes {
+		d.Spends = append(d.Spends, ump.TokenSpend{Kind: ump.TokenRefresh, Day: day})
+	}
+	for _, sp := range c.Spends {
+		kind := ump.TokenRefresh
+		if sp.Kind == ump.TokenObtain.String() {
+			kind = ump.TokenObtain
+		}
+		d.Spends = append(d.Spends, ump.TokenSpend{Kind: kind, Day: day, Nonce: sp.Nonce, At: sp.At, By: sp.By})
+	}
+	return d
 }
 
 func (f *file) app(appID string) *app {
@@ -197,10 +248,14 @@ func (s *Store) CompareAndSwap(ctx context.Context, appID string, oldVersion int
 	var out ump.Token
 	err := s.update(ctx, func(f *file) (bool, error) {
 		a := f.app(appID)
+		r := record.FromToken(t)
+		if a.Version == oldVersion+1 && a.Token != nil && sameRecord(*a.Token, r) {
+			out = r.Token(a.Version) // this very write, repeated
+			return false, nil
+		}
 		if a.Version != oldVersion {
 			return false, ump.ErrTokenConflict
 		}
-		r := record.FromToken(t)
 		a.Version, a.Token = oldVersion+1, &r
 		out = r.Token(a.Version)
 		return true, nil
@@ -208,30 +263,76 @@ func (s *Store) CompareAndSwap(ctx context.Context, appID string, oldVersion int
 	return out, err
 }
 
+// sameRecord compares records by their JSON, which holds instants, not the
+// monotonic readings and zone pointers that == would compare.
+func sameRecord(a, b record.Record) bool {
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && bytes.Equal(ja, jb)
+}
+
+// Forget implements ump.TokenStore.
+func (s *Store) Forget(ctx context.Context, appID string) (ump.Token, error) {
+	var out ump.Token
+	err := s.update(ctx, func(f *file) (bool, error) {
+		a := f.Apps[appID]
+		if a == nil || a.Token == nil {
+			return false, nil
+		}
+		out = a.Token.Token(a.Version)
+		a.Version, a.Token = 0, nil
+		return true, nil
+	})
+	return out, err
+}
+
 // Spend implements ump.TokenStore.
-func (s *Store) Spend(ctx context.Context, appID string, kind ump.TokenCall, day string, limit int) (int, error) {
-	var n int
+func (s *Store) Spend(ctx context.Context, appID string, sp ump.TokenSpend, limit int) (ump.TokenDay, bool, error) {
+	var out ump.TokenDay
+	var counted bool
 	err := s.update(ctx, func(f *file) (bool, error) {
 		a := f.app(appID)
 		if a.Spent == nil {
 			a.Spent = map[string]*counts{}
 		}
-		c := a.Spent[day]
+		c := a.Spent[sp.Day]
 		if c == nil {
 			c = &counts{}
-			a.Spent[day] = c
+			a.Spent[sp.Day] = c
 		}
-		p := c.of(kind)
-		if *p >= limit {
-			n = *p
-			return false, fmt.Errorf("%w: %d of %d %s calls spent on %s", ump.ErrTokenBudgetExhausted, *p, limit, kind, day)
+		d := c.day(sp.Day)
+		switch {
+		case d.Has(sp.Nonce):
+			counted = true
+		case d.Count(sp.Kind) < limit:
+			c.Spends = append(c.Spends, spend{Kind: sp.Kind.String(), Nonce: sp.Nonce, At: sp.At, By: sp.By})
+			counted = true
+			s.prune(a, sp.Day)
+			out = c.day(sp.Day)
+			return true, nil
 		}
-		*p++
-		n = *p
-		s.prune(a, day)
-		return true, nil
+		out = d
+		return false, nil
 	})
-	return n, err
+	return out, counted, err
+}
+
+// GiveBack implements ump.TokenStore.
+func (s *Store) GiveBack(ctx context.Context, appID string, sp ump.TokenSpend) error {
+	return s.update(ctx, func(f *file) (bool, error) {
+		a := f.Apps[appID]
+		if a == nil || a.Spent[sp.Day] == nil || sp.Nonce == "" {
+			return false, nil
+		}
+		c := a.Spent[sp.Day]
+		for i, x := range c.Spends {
+			if x.Nonce == sp.Nonce {
+				c.Spends = slices.Delete(c.Spends, i, i+1)
+				return true, nil
+			}
+		}
+		return false, nil
+	})
 }
 
 // prune keeps the daysKept latest days (dates sort as strings), always
@@ -253,15 +354,60 @@ func (s *Store) prune(a *app, day string) {
 }
 
 // Spent implements ump.TokenStore.
-func (s *Store) Spent(_ context.Context, appID string, day string) (obtains, refreshes int, err error) {
+func (s *Store) Spent(_ context.Context, appID string, day string) (ump.TokenDay, error) {
 	f, err := s.read()
 	if err != nil {
-		return 0, 0, err
+		return ump.TokenDay{}, err
 	}
-	if a := f.Apps[appID]; a != nil && a.Spent[day] != nil {
-		return a.Spent[day].Obtains, a.Spent[day].Refreshes, nil
+	if a := f.Apps[appID]; a != nil {
+		return a.Spent[day].day(day), nil
 	}
-	return 0, 0, nil
+	return ump.TokenDay{Day: day}, nil
+}
+
+// ResetSpent implements ump.TokenStore.
+func (s *Store) ResetSpent(ctx context.Context, appID string, day string) (ump.TokenDay, error) {
+	out := ump.TokenDay{Day: day}
+	err := s.update(ctx, func(f *file) (bool, error) {
+		a := f.Apps[appID]
+		if a == nil || a.Spent[day] == nil {
+			return false, nil
+		}
+		out = a.Spent[day].day(day)
+		delete(a.Spent, day)
+		return true, nil
+	})
+	return out, err
+}
+
+// Pause implements ump.TokenStore.
+func (s *Store) Pause(_ context.Context, appID string) (ump.TokenPause, error) {
+	f, err := s.read()
+	if err != nil {
+		return ump.TokenPause{}, err
+	}
+	a := f.Apps[appID]
+	if a == nil || a.Pause == nil {
+		return ump.TokenPause{}, nil
+	}
+	p := a.Pause
+	return ump.TokenPause{Until: p.Until, Failures: p.Failures, Reason: p.Reason, At: p.At, By: p.By}, nil
+}
+
+// SetPause implements ump.TokenStore.
+func (s *Store) SetPause(ctx context.Context, appID string, p ump.TokenPause) error {
+	return s.update(ctx, func(f *file) (bool, error) {
+		a := f.app(appID)
+		if p == (ump.TokenPause{}) {
+			if a.Pause == nil {
+				return false, nil
+			}
+			a.Pause = nil
+			return true, nil
+		}
+		a.Pause = &pause{Until: p.Until, Failures: p.Failures, Reason: p.Reason, At: p.At, By: p.By}
+		return true, nil
+	})
 }
 
 // Lease implements ump.TokenStore with a lease record in the file.
@@ -336,7 +482,7 @@ func (s *Store) read() (*file, error) {
 	}
 	f, err := parse(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v; refusing to treat it as empty (that would spend the day's token obtain): restore it, or remove it and run `ump token bootstrap`", ErrCorrupt, s.path, err)
+		return nil, fmt.Errorf("%w: %s: %v; refusing to treat it as empty (that would spend the day's token obtain): restore it, or remove it and run `ump token bootstrap --yes`", ErrCorrupt, s.path, err)
 	}
 	return f, nil
 }
@@ -442,29 +588,5 @@ func (s *Store) write(f *file) error {
 	return nil
 }
 
-// tmpInfix marks this store's temporary files: "<name>.tmp-<random>".
-const tmpInfix = ".tmp-"
-
-// removeStrays deletes temporary files a crashed writer left; the caller
-// holds the lock, so no live writer owns one.
-func (s *Store) removeStrays() {
-	strays, _ := filepath.Glob(filepath.Join(filepath.Dir(s.path), globEscape(filepath.Base(s.path))+tmpInfix+"*"))
-	for _, p := range strays {
-		_ = os.Remove(p)
-	}
-}
-
-// globEscape quotes the pattern characters of a file name.
-func globEscape(name string) string {
-	var b strings.Builder
-	for _, r := range name {
-		if strings.ContainsRune(`*?[\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// String describes the store for logs.
-func (s *Store) String() string { return "filestore:" + strconv.Quote(s.path) }
+// String describes the store for logs: "file /resolved/path".
+func (s *Store) String() string { return "file " + strconv.Quote(s.path) }

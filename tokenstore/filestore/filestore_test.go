@@ -17,7 +17,8 @@ import (
 
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/tokenstore/filestore"
-	"github.com/greedc/ump-go/tokenstore/internal/storetest"
+	"github.com/greedc/ump-go/tokenstore/internal/fleettest"
+	"github.com/greedc/ump-go/tokenstore/storetest"
 	"github.com/greedc/ump-go/umptest"
 )
 
@@ -74,16 +75,43 @@ func (a *alternating) CompareAndSwap(ctx context.Context, app string, old int64,
 	return a.next().CompareAndSwap(ctx, app, old, t)
 }
 
-func (a *alternating) Spend(ctx context.Context, app string, k ump.TokenCall, day string, limit int) (int, error) {
-	return a.next().Spend(ctx, app, k, day, limit)
+func (a *alternating) Spend(ctx context.Context, app string, sp ump.TokenSpend, limit int) (ump.TokenDay, bool, error) {
+	return a.next().Spend(ctx, app, sp, limit)
 }
 
-func (a *alternating) Spent(ctx context.Context, app, day string) (int, int, error) {
+func (a *alternating) GiveBack(ctx context.Context, app string, sp ump.TokenSpend) error {
+	return a.next().GiveBack(ctx, app, sp)
+}
+
+func (a *alternating) Spent(ctx context.Context, app, day string) (ump.TokenDay, error) {
 	return a.next().Spent(ctx, app, day)
 }
 
+func (a *alternating) ResetSpent(ctx context.Context, app, day string) (ump.TokenDay, error) {
+	return a.next().ResetSpent(ctx, app, day)
+}
+
+func (a *alternating) Forget(ctx context.Context, app string) (ump.Token, error) {
+	return a.next().Forget(ctx, app)
+}
+
+func (a *alternating) Pause(ctx context.Context, app string) (ump.TokenPause, error) {
+	return a.next().Pause(ctx, app)
+}
+
+func (a *alternating) SetPause(ctx context.Context, app string, p ump.TokenPause) error {
+	return a.next().SetPause(ctx, app, p)
+}
+
+func (a *alternating) String() string { return a.stores[0].String() }
+
 func (a *alternating) Lease(ctx context.Context, app string, ttl time.Duration) (func(context.Context) error, error) {
 	return a.next().Lease(ctx, app, ttl)
+}
+
+// spendOf is a spend of kind on day with a fresh nonce.
+func spendOf(kind ump.TokenCall, day string) ump.TokenSpend {
+	return ump.TokenSpend{Kind: kind, Day: day, Nonce: ump.LeaseID(), At: time.Now(), By: "test/1"}
 }
 
 func seedToken(suffix string) ump.Token {
@@ -127,16 +155,17 @@ func TestKeepsOnlyRecentDays(t *testing.T) {
 	s := newStore(t, filepath.Join(t.TempDir(), "tokens.json"), filestore.WithDaysKept(3))
 	days := []string{"2025-01-05", "2025-01-01", "2025-01-03", "2025-01-02", "2025-01-04"}
 	for _, d := range days {
-		_, err := s.Spend(ctx(t), appID, ump.TokenRefresh, d, 20)
+		_, ok, err := s.Spend(ctx(t), appID, spendOf(ump.TokenRefresh, d), 20)
 		require.NoError(t, err)
+		require.True(t, ok)
 	}
 	for _, c := range []struct {
 		day  string
 		kept bool
 	}{{"2025-01-01", false}, {"2025-01-02", false}, {"2025-01-03", true}, {"2025-01-04", true}, {"2025-01-05", true}} {
-		_, r, err := s.Spent(ctx(t), appID, c.day)
+		d, err := s.Spent(ctx(t), appID, c.day)
 		require.NoError(t, err)
-		require.Equal(t, c.kept, r == 1, c.day)
+		require.Equal(t, c.kept, d.Count(ump.TokenRefresh) == 1, c.day)
 	}
 	_, err := filestore.New(filepath.Join(t.TempDir(), "x.json"), filestore.WithDaysKept(1))
 	require.Error(t, err)
@@ -182,11 +211,11 @@ func TestCorruptedLaterRefusesEverything(t *testing.T) {
 
 	_, err = s.Load(ctx(t), appID)
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
-	_, _, err = s.Spent(ctx(t), appID, "2025-01-01")
+	_, err = s.Spent(ctx(t), appID, "2025-01-01")
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
 	_, err = s.CompareAndSwap(ctx(t), appID, 0, seedToken("b"))
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
-	_, err = s.Spend(ctx(t), appID, ump.TokenObtain, "2025-01-01", 1)
+	_, _, err = s.Spend(ctx(t), appID, spendOf(ump.TokenObtain, "2025-01-01"), 1)
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
 	_, err = s.Lease(ctx(t), appID, time.Second)
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
@@ -198,11 +227,11 @@ func TestCorruptedLaterRefusesEverything(t *testing.T) {
 // TestCorruptedFileMakesNoObtain: the SDK reports the damage and spends
 // nothing, rather than taking the file as empty and obtaining a token.
 func TestCorruptedFileMakesNoObtain(t *testing.T) {
-	g := storetest.Gateway(t, nil)
+	g := fleettest.Gateway(t, nil)
 	p := filepath.Join(t.TempDir(), "tokens.json")
 	s := newStore(t, p)
 	require.NoError(t, os.WriteFile(p, []byte(corruptions["garbage"]), 0o600))
-	c := storetest.Client(g, s)
+	c := fleettest.Client(g, s)
 	_, err := c.Auth.AccessToken(ctx(t))
 	require.ErrorIs(t, err, filestore.ErrCorrupt)
 	st := g.Stats()
@@ -214,11 +243,11 @@ func TestCorruptedFileMakesNoObtain(t *testing.T) {
 // temporary file but before renaming it leaves the old file in force; the
 // next store removes the stray and the SDK uses the old token.
 func TestCrashBetweenWriteAndRename(t *testing.T) {
-	g := storetest.Gateway(t, nil)
+	g := fleettest.Gateway(t, nil)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "tokens.json")
 
-	first := storetest.Client(g, newStore(t, p))
+	first := fleettest.Client(g, newStore(t, p))
 	tok, err := first.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 
@@ -233,8 +262,8 @@ func TestCrashBetweenWriteAndRename(t *testing.T) {
 		_, err = os.Stat(f)
 		require.ErrorIs(t, err, os.ErrNotExist, "stray temporary file %s left", f)
 	}
-	restarted := storetest.Client(g, s)
-	storetest.RequireServes(t, g, restarted, tok)
+	restarted := fleettest.Client(g, s)
+	fleettest.RequireServes(t, g, restarted, tok)
 	st := g.Stats()
 	require.Equal(t, 1, st.TokenObtains)
 	require.Zero(t, st.TokenRefreshes)
@@ -243,12 +272,12 @@ func TestCrashBetweenWriteAndRename(t *testing.T) {
 // TestTwoClientsObtainOnce: two clients (as two processes would) with their
 // own Store on one file, many goroutines each, start cold: one obtain.
 func TestTwoClientsObtainOnce(t *testing.T) {
-	g := storetest.Gateway(t, nil)
+	g := fleettest.Gateway(t, nil)
 	p := filepath.Join(t.TempDir(), "tokens.json")
-	tok := storetest.RequireOneObtain(t, g, storetest.Client(g, newStore(t, p)), storetest.Client(g, newStore(t, p)))
+	tok := fleettest.RequireOneObtain(t, g, fleettest.Client(g, newStore(t, p)), fleettest.Client(g, newStore(t, p)))
 
 	// A restart reads the file: no token call at all.
-	storetest.RequireServes(t, g, storetest.Client(g, newStore(t, p)), tok)
+	fleettest.RequireServes(t, g, fleettest.Client(g, newStore(t, p)), tok)
 	require.Equal(t, 1, g.Stats().TokenObtains)
 }
 
@@ -296,13 +325,74 @@ func TestHelperProcess(t *testing.T) {
 // TestProcessesObtainOnce starts several OS processes on one file against
 // one gateway, all cold: exactly one obtain in total.
 func TestProcessesObtainOnce(t *testing.T) {
-	g := storetest.Gateway(t, nil)
 	p := filepath.Join(t.TempDir(), "tokens.json")
-	const procs = 3
+	runProcesses(t, p, p, p)
+}
+
+// TestSymlinkAndTargetShareOneFile: one process is given a symbolic link to
+// the token file (not yet created), another the target itself. Both lock
+// and replace the same file: one lease at a time, one obtain.
+func TestSymlinkAndTargetShareOneFile(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "real", "tokens.json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(target), 0o700))
+	link := filepath.Join(dir, "tokens-link.json")
+	require.NoError(t, os.Symlink(target, link))
+	linkedDir := filepath.Join(dir, "state")
+	require.NoError(t, os.Symlink(filepath.Join(dir, "real"), linkedDir))
+
+	viaLink, viaTarget, viaDir := newStore(t, link), newStore(t, target), newStore(t, filepath.Join(linkedDir, "tokens.json"))
+	require.Equal(t, viaTarget.Path(), viaLink.Path())
+	require.Equal(t, viaTarget.Path(), viaDir.Path())
+	require.Contains(t, viaLink.String(), viaTarget.Path(), "the store names the file it really uses")
+	release, err := viaLink.Lease(ctx(t), appID, time.Minute)
+	require.NoError(t, err)
+	_, err = viaTarget.Lease(ctx(t), appID, time.Minute)
+	require.ErrorIs(t, err, ump.ErrLeaseHeld, "the link and its target are one lease")
+	require.NoError(t, release(ctx(t)))
+
+	runProcesses(t, target, link, link)
+	fi, err := os.Lstat(link)
+	require.NoError(t, err)
+	require.NotZero(t, fi.Mode()&os.ModeSymlink, "the link is still a link: the file was replaced behind it")
+}
+
+// TestExposedFileRefused: a token file that group or others may read, or a
+// directory others may write, is refused, never silently used.
+func TestExposedFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tokens.json")
+	s := newStore(t, p)
+	_, err := s.CompareAndSwap(ctx(t), appID, 0, seedToken("a"))
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(p, 0o644))
+	_, err = filestore.New(p)
+	require.ErrorIs(t, err, filestore.ErrExposed)
+	require.Contains(t, err.Error(), "chmod 600")
+	require.NotContains(t, err.Error(), "at-secret")
+	require.NoError(t, os.Chmod(p, 0o600))
+
+	open := filepath.Join(dir, "open")
+	require.NoError(t, os.Mkdir(open, 0o700))
+	require.NoError(t, os.Chmod(open, 0o777))
+	_, err = filestore.New(filepath.Join(open, "tokens.json"))
+	require.ErrorIs(t, err, filestore.ErrExposed)
+	require.Contains(t, err.Error(), "chmod 700")
+	require.NoError(t, os.Chmod(open, 0o777|os.ModeSticky))
+	_, err = filestore.New(filepath.Join(open, "tokens.json"))
+	require.NoError(t, err, "a sticky directory (such as /tmp) lets nobody replace another's file")
+}
+
+// runProcesses starts one OS process per path, each with its own store on
+// that path, all cold against one gateway, and requires exactly one obtain
+// and one token among them.
+func runProcesses(t *testing.T, paths ...string) {
+	t.Helper()
+	g := fleettest.Gateway(t, nil)
 	cctx := ctx(t)
-	outs := make([]bytes.Buffer, procs)
-	cmds := make([]*exec.Cmd, procs)
-	for i := range procs {
+	outs := make([]bytes.Buffer, len(paths))
+	cmds := make([]*exec.Cmd, len(paths))
+	for i, p := range paths {
 		cmd := exec.CommandContext(cctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 		cmd.Env = append(os.Environ(), helperEnv+"=1", "UMP_TOKEN_FILE="+p, "UMP_GATEWAY="+g.URL)
 		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
@@ -322,15 +412,13 @@ func TestProcessesObtainOnce(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, seen, procs*10)
+	require.Len(t, seen, len(paths)*10)
 	for _, tok := range seen {
 		require.Equal(t, seen[0], tok, "two processes hold different tokens")
 	}
 	st := g.Stats()
 	require.Equal(t, 1, st.TokenObtains, "the fleet obtained more than once")
 	require.Zero(t, st.TokenRefreshes)
-	_, err := os.Stat(p)
-	require.NoError(t, err)
 	// The file holds the fleet's token, and the gateway accepts it.
-	storetest.RequireServes(t, g, storetest.Client(g, newStore(t, p)), seen[0])
+	fleettest.RequireServes(t, g, fleettest.Client(g, newStore(t, paths[0])), seen[0])
 }

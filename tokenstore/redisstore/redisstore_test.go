@@ -15,8 +15,9 @@ import (
 
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/internal/testutil/redistest"
-	"github.com/greedc/ump-go/tokenstore/internal/storetest"
+	"github.com/greedc/ump-go/tokenstore/internal/fleettest"
 	"github.com/greedc/ump-go/tokenstore/redisstore"
+	"github.com/greedc/ump-go/tokenstore/storetest"
 	"github.com/greedc/ump-go/umptest"
 )
 
@@ -27,6 +28,11 @@ func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
+}
+
+// spendOf is a spend of kind on day with a fresh nonce.
+func spendOf(kind ump.TokenCall, day string) ump.TokenSpend {
+	return ump.TokenSpend{Kind: kind, Day: day, Nonce: ump.LeaseID(), At: time.Now(), By: "test/1"}
 }
 
 func TestContract(t *testing.T) {
@@ -45,7 +51,7 @@ func TestKeysAndTTLs(t *testing.T) {
 	s := redisstore.New(rdb)
 	app := appID
 
-	_, err := s.Spend(ctx(t), app, ump.TokenRefresh, "2025-01-02", 20)
+	_, _, err := s.Spend(ctx(t), app, spendOf(ump.TokenRefresh, "2025-01-02"), 20)
 	require.NoError(t, err)
 	ttl, err := rdb.PTTL(ctx(t), "ump:token:{"+app+"}:day:2025-01-02").Result()
 	require.NoError(t, err)
@@ -91,7 +97,7 @@ func TestErrorsWrapRedis(t *testing.T) {
 	require.Contains(t, err.Error(), "WRONGTYPE")
 
 	srv.Kill()
-	_, err = s.Spend(ctx(t), app, ump.TokenObtain, "2025-01-01", 1)
+	_, _, err = s.Spend(ctx(t), app, spendOf(ump.TokenObtain, "2025-01-01"), 1)
 	var nerr *net.OpError
 	require.ErrorAs(t, err, &nerr, "the connection error is wrapped: %v", err)
 	_, err = s.Lease(ctx(t), app, time.Second)
@@ -116,8 +122,8 @@ func TestCorruptRecordMakesNoObtain(t *testing.T) {
 			require.ErrorIs(t, err, redisstore.ErrCorrupt)
 			require.NotContains(t, err.Error(), "at-secret")
 
-			g := storetest.Gateway(t, nil)
-			c := storetest.Client(g, s)
+			g := fleettest.Gateway(t, nil)
+			c := fleettest.Client(g, s)
 			_, err = c.Auth.AccessToken(ctx(t))
 			require.ErrorIs(t, err, redisstore.ErrCorrupt)
 			st := g.Stats()
@@ -131,12 +137,12 @@ func TestCorruptRecordMakesNoObtain(t *testing.T) {
 // as two processes have, start cold with many goroutines: one obtain.
 func TestTwoClientsObtainOnce(t *testing.T) {
 	srv := redistest.Start(t)
-	g := storetest.Gateway(t, nil)
+	g := fleettest.Gateway(t, nil)
 	clients := []*ump.Client{
-		storetest.Client(g, redisstore.New(srv.Client(t))),
-		storetest.Client(g, redisstore.New(srv.Client(t))),
+		fleettest.Client(g, redisstore.New(srv.Client(t))),
+		fleettest.Client(g, redisstore.New(srv.Client(t))),
 	}
-	storetest.RequireOneObtain(t, g, clients...)
+	fleettest.RequireOneObtain(t, g, clients...)
 
 	st, err := clients[0].Auth.Status(ctx(t))
 	require.NoError(t, err)
@@ -154,8 +160,8 @@ const dueIn = 2*time.Hour - 11*time.Minute
 func TestRedisRestart(t *testing.T) {
 	srv := redistest.Start(t)
 	clk := umptest.NewClock(time.Now())
-	g := storetest.Gateway(t, clk)
-	c := storetest.Client(g, redisstore.New(srv.Client(t)))
+	g := fleettest.Gateway(t, clk)
+	c := fleettest.Client(g, redisstore.New(srv.Client(t)))
 
 	tok, err := c.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
@@ -192,9 +198,9 @@ func TestRedisRestart(t *testing.T) {
 func TestRedisLostRecordRefreshes(t *testing.T) {
 	srv := redistest.Start(t)
 	clk := umptest.NewClock(time.Now())
-	g := storetest.Gateway(t, clk)
+	g := fleettest.Gateway(t, clk)
 	store := redisstore.New(srv.Client(t))
-	c := storetest.Client(g, store)
+	c := fleettest.Client(g, store)
 	tok, err := c.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 
@@ -217,9 +223,9 @@ func TestRedisLostRecordRefreshes(t *testing.T) {
 func TestProactiveRefreshOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	clk := umptest.NewClock(time.Now())
-	g := storetest.Gateway(t, clk)
-	a := storetest.Client(g, redisstore.New(srv.Client(t)))
-	b := storetest.Client(g, redisstore.New(srv.Client(t)))
+	g := fleettest.Gateway(t, clk)
+	a := fleettest.Client(g, redisstore.New(srv.Client(t)))
+	b := fleettest.Client(g, redisstore.New(srv.Client(t)))
 	first, err := a.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 	got, err := b.Auth.AccessToken(ctx(t))
@@ -249,7 +255,7 @@ func TestProactiveRefreshOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, first, renewed)
 	for _, c := range []*ump.Client{a, b} {
-		storetest.RequireServes(t, g, c, renewed)
+		fleettest.RequireServes(t, g, c, renewed)
 	}
 }
 
@@ -260,16 +266,16 @@ func TestHeadroomKeptInRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	// Noon in Beijing, so the advances below stay within one Beijing day.
 	clk := umptest.NewClock(time.Date(2025, 3, 3, 4, 0, 0, 0, time.UTC))
-	g := storetest.Gateway(t, clk)
+	g := fleettest.Gateway(t, clk)
 	store := redisstore.New(srv.Client(t))
-	c := storetest.Client(g, store)
+	c := fleettest.Client(g, store)
 	first, err := c.Auth.AccessToken(ctx(t))
 	require.NoError(t, err)
 
 	day := ump.BeijingDay(clk.Now())
 	budget := ump.DefaultTokenBudget
 	for range budget.RefreshesPerDay - budget.RefreshHeadroom {
-		_, err := store.Spend(ctx(t), appID, ump.TokenRefresh, day, ump.RefreshesPerDay)
+		_, _, err := store.Spend(ctx(t), appID, spendOf(ump.TokenRefresh, day), ump.RefreshesPerDay)
 		require.NoError(t, err)
 	}
 	clk.Advance(dueIn)
@@ -283,7 +289,7 @@ func TestHeadroomKeptInRedis(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, first, got)
 	require.Equal(t, 1, g.Stats().TokenRefreshes)
-	_, r, err := store.Spent(ctx(t), appID, day)
+	d, err := store.Spent(ctx(t), appID, day)
 	require.NoError(t, err)
-	require.Equal(t, budget.RefreshesPerDay-budget.RefreshHeadroom+1, r)
+	require.Equal(t, budget.RefreshesPerDay-budget.RefreshHeadroom+1, d.Count(ump.TokenRefresh))
 }

@@ -88,7 +88,8 @@ func freePort() (int, error) {
 func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
 	cmd := exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no")
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no",
+		"--enable-debug-command", "local") // DEBUG SLEEP stalls it in tests
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()

@@ -1,6 +1,9 @@
-package storetest
+// Package fleettest runs SDK clients on a shared token store against an
+// emulated gateway, for the store packages' own tests.
+package fleettest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -89,4 +92,10 @@ func RequireOneObtain(t *testing.T, g *umptest.Server, clients ...*ump.Client) s
 		RequireServes(t, g, c, first)
 	}
 	return first
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
 }
