@@ -119,7 +119,7 @@ Exit codes: 0 ok, 1 the platform answered with an error or the command failed,
 	f.StringVarP(&a.output, "output", "o", "", "output format: json or table (default: table for lists, json for objects)")
 
 	root.AddCommand(a.signCommand(), a.callCommand(), a.memberCommand(), a.scoreCommand(),
-		a.couponCommand(), a.tokenCommand(), a.sandboxCommand())
+		a.couponCommand(), a.tokenCommand(), a.sandboxCommand(), a.outboxCommand())
 	return root
 }
 

@@ -1,19 +1,20 @@
-// Command pos-order-sync is a till's upload to the platform: it reports a
-// batch of sales and returns (document section 4), so that members earn and
-// lose points, and sorts the outcome into synced, to reconcile, and
-// rejected.
+// Command pos-order-sync is a till that keeps selling while the network is
+// down: each sale and return goes into an outbox on disk at the checkout
+// (package outbox; nothing is sent), and a drainer delivers them to the
+// platform when it answers again, each exactly once, a return after its
+// sale.
 //
 //	go run ./examples/pos-order-sync
 //
 // With no settings it runs against an in-process test gateway with two
-// members, and makes the gateway lose the answer to the first sale, to show
-// what an unknown outcome looks like. Against a real gateway (UMP_BASE_URL,
-// UMP_APP_ID, UMP_APP_SECRET, see examples/quickstart), UMP_PHONE names the
-// members, comma-separated.
-//
-// Order calls are never repeated by the SDK once the request may have
-// reached the gateway: a lost answer is ump.ErrOutcomeUnknown, and the order
-// must be reconciled (does the platform have it?) before it is sent again.
+// members: it records the day with the network down, tries to drain
+// (unreachable: nothing is lost), then brings the network back and drains,
+// with the gateway losing the answer to one sale on the way to show
+// that a lost answer is settled, not doubled. Against a real gateway
+// (UMP_BASE_URL, UMP_APP_ID, UMP_APP_SECRET, see examples/quickstart),
+// UMP_PHONE names the members, comma-separated. UMP_OUTBOX_FILE keeps the
+// outbox in that file (by default a temporary one); "go run ./cmd/ump
+// outbox status --store bolt:FILE" inspects it.
 package main
 
 import (
@@ -21,14 +22,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	ump "github.com/greedc/ump-go"
 	"github.com/greedc/ump-go/examples/internal/gateway"
+	"github.com/greedc/ump-go/outbox"
+	"github.com/greedc/ump-go/outbox/boltstore"
 	"github.com/greedc/ump-go/umptest"
 )
+
+// envOutboxFile names the outbox file.
+const envOutboxFile = "UMP_OUTBOX_FILE"
 
 func main() {
 	gateway.Main(time.Minute, func(ctx context.Context) int {
@@ -44,30 +55,58 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	defer gw.Close()
 	fmt.Fprintln(stdout, "mode:", gw.Mode)
 
-	phones, batch := gw.Phones, ump.NewChangeID()[:6]
-	if srv := gw.Sandbox; srv != nil {
-		phones, batch = []string{"13800000001", "13800000002"}, "001"
-		for _, p := range phones {
-			srv.AddMember(umptest.Member{Phone: p})
+	path := getenv(envOutboxFile)
+	if path == "" {
+		dir, err := os.MkdirTemp("", "pos-order-sync")
+		if err != nil {
+			fmt.Fprintln(stderr, "pos-order-sync:", err)
+			return 1
 		}
-		// The first sale reaches the platform, but its answer is lost.
-		srv.Fail("wk.user.consume.order", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
-		fmt.Fprintln(stdout, "sandbox: the answer to the first sale will be lost on its way back")
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "outbox.db")
 	}
-
-	report, err := syncBatch(ctx, gw.Client, todaysSales(batch, phones, time.Now()), stdout)
-	fmt.Fprintf(stdout, "synced %d, to reconcile %d %v, rejected %d\n",
-		len(report.Synced), len(report.Reconcile), report.Reconcile, len(report.Rejected))
+	store, err := boltstore.Open(path)
 	if err != nil {
 		fmt.Fprintln(stderr, "pos-order-sync:", err)
 		return 1
 	}
-	if srv := gw.Sandbox; srv != nil {
-		for _, no := range report.Reconcile {
-			if o, ok := srv.Order(no); ok {
-				fmt.Fprintf(stdout, "sandbox: the platform has %s (order_id %d): the answer was lost, not the order\n", no, o.ID)
-			}
+	defer store.Close()
+	ob := outbox.New(store)
+
+	phones, batch := gw.Phones, ump.NewChangeID()[:6]
+	srv := gw.Sandbox
+	if srv != nil {
+		phones, batch = []string{"13800000001", "13800000002"}, "001"
+		for _, p := range phones {
+			srv.AddMember(umptest.Member{Phone: p})
 		}
+	}
+
+	fmt.Fprintln(stdout, "checkout: recording the day's sales into the outbox")
+	if err := record(ctx, ob, todaysSales(batch, phones, time.Now()), stdout); err != nil {
+		fmt.Fprintln(stderr, "pos-order-sync:", err) // the disk, not the network: stop selling
+		return 1
+	}
+
+	if srv != nil {
+		// The network is down: the drainer probes, and every job waits.
+		offline := srv.Client(ump.WithHTTPClient(networkDown()), ump.WithRetry(ump.RetryPolicy{MaxAttempts: 1}))
+		_, err := outbox.NewDrainer(store, offline).DrainOnce(ctx)
+		pending, _ := ob.Pending(ctx)
+		if errors.Is(err, outbox.ErrUnreachable) {
+			fmt.Fprintf(stdout, "network down: the drain stopped, gateway unreachable; %d still queued, nothing lost\n", pending)
+		}
+		// Back up, and the platform's answer to one sale is lost on its
+		// way: the drainer settles it by resending under the same order_no,
+		// which the platform reads as a duplicate.
+		srv.Fail("wk.user.consume.order", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
+		fmt.Fprintln(stdout, "network back: draining (the answer to one sale will be lost)")
+	}
+	report, err := drain(ctx, store, gw.Client, stdout)
+	fmt.Fprintf(stdout, "delivered %d, refused %d, still queued %d\n", report.Delivered, report.Refused, report.Pending)
+	if err != nil {
+		fmt.Fprintln(stderr, "pos-order-sync:", err)
+		return 1
 	}
 	return 0
 }
@@ -86,70 +125,74 @@ type Sale struct {
 	Goods  []ump.Material
 }
 
-// Report sorts a batch's orders by outcome.
-type Report struct {
-	// Synced are the orders the platform confirmed, or already had.
-	Synced []string
-	// Reconcile are the orders whose answer was lost: the platform may
-	// have them or not. Find out before sending them again.
-	Reconcile []string
-	// Rejected are the orders refused, as "order_no: reason": fix, then
-	// send again.
-	Rejected []string
-}
-
-// syncBatch reports each sale in turn, printing a line per order. It stops
-// early only when the gateway cannot be reached or ctx ends; the Report
-// covers the orders handled so far.
-func syncBatch(ctx context.Context, c *ump.Client, sales []Sale, out io.Writer) (Report, error) {
-	var r Report
-	reject := func(no, reason string) {
-		r.Rejected = append(r.Rejected, no+": "+reason)
-		fmt.Fprintf(out, "rejected   %s: %s\n", no, reason)
-	}
+// record puts each sale in the outbox, printing a line per sale. A line the
+// SDK's validation refuses is not queued (fix it at the till); an error
+// from the store itself (a full disk) stops the recording: that sale was
+// not kept.
+func record(ctx context.Context, ob *outbox.Outbox, sales []Sale, out io.Writer) error {
 	for _, s := range sales {
 		total, err := ump.ParseAmount(s.Total) // exact: "19.999" is an error, not 20.00
 		if err != nil {
-			reject(s.OrderNo, "not sent: total "+s.Total+" is not an amount of yuan and fen")
+			fmt.Fprintf(out, "rejected   %s: not queued: total %s is not an amount of yuan and fen\n", s.OrderNo, s.Total)
 			continue
 		}
 		d := ump.OrderDetails{OrderNo: s.OrderNo, Phone: s.Phone, ConsumeDate: s.At,
 			OrderAmount: total, OrderScore: s.Points, Materials: s.Goods}
 		points := s.Points
 		if s.RefundOf == "" {
-			_, err = c.Order.SyncConsume(ctx, &ump.ConsumeOrderRequest{OrderDetails: d})
+			_, err = ob.EnqueueConsume(ctx, &ump.ConsumeOrderRequest{OrderDetails: d})
 		} else {
 			points = -points
-			_, err = c.Order.SyncRefund(ctx, &ump.RefundOrderRequest{OrderDetails: d, ParentOrderNo: s.RefundOf})
+			_, err = ob.EnqueueRefund(ctx, &ump.RefundOrderRequest{OrderDetails: d, ParentOrderNo: s.RefundOf})
 		}
-
 		var invalid *ump.ValidationError
-		var apiErr *ump.APIError
 		switch {
 		case err == nil:
-			r.Synced = append(r.Synced, s.OrderNo)
-			fmt.Fprintf(out, "synced     %s: %s yuan, %+d points for %s\n", s.OrderNo, total, points, mask(s.Phone))
-		case errors.Is(err, ump.ErrOutcomeUnknown):
-			// Not resent: the platform may have it. The error's Key says
-			// which order, "order_no=...", for the log.
-			r.Reconcile = append(r.Reconcile, s.OrderNo)
-			fmt.Fprintf(out, "RECONCILE  %s: the answer was lost; check the platform before sending it again\n", s.OrderNo)
-		case errors.As(err, &invalid): // caught before sending: nothing reached the platform
+			fmt.Fprintf(out, "queued     %s: %s yuan, %+d points for %s\n", s.OrderNo, total, points, mask(s.Phone))
+		case errors.As(err, &invalid):
 			var fields []string
 			for _, f := range invalid.Fields {
 				fields = append(fields, f.Field+" "+f.Reason)
 			}
-			reject(s.OrderNo, "not sent: "+strings.Join(fields, "; "))
-		case errors.Is(err, ump.ErrAlreadyExists): // 150002: this order_no is on the platform
-			r.Synced = append(r.Synced, s.OrderNo)
-			fmt.Fprintf(out, "synced     %s: the platform had it already\n", s.OrderNo)
-		case errors.As(err, &apiErr): // the platform said no: ErrMemberNotBound, ErrOrderNotFound, ...
-			reject(s.OrderNo, fmt.Sprintf("platform error %d: %s", apiErr.Code, apiErr.Message))
-		default: // unreachable, or ctx ended: the rest would fail the same way
-			return r, fmt.Errorf("stopped at %s: %w", s.OrderNo, err)
+			fmt.Fprintf(out, "rejected   %s: not queued: %s\n", s.OrderNo, strings.Join(fields, "; "))
+		default:
+			return fmt.Errorf("%s not recorded: %w", s.OrderNo, err)
 		}
 	}
-	return r, nil
+	return nil
+}
+
+// Report counts what a drain did.
+type Report struct {
+	Delivered, Refused, Pending int
+}
+
+// drain delivers the outbox until it is empty, printing a line per
+// delivered or refused job (in the order they finish: members are
+// delivered concurrently).
+func drain(ctx context.Context, store outbox.Store, c *ump.Client, out io.Writer) (Report, error) {
+	var mu sync.Mutex
+	d := outbox.NewDrainer(store, c, outbox.WithBackoff(10*time.Millisecond, time.Second), outbox.WithPollInterval(10*time.Millisecond),
+		outbox.WithObserver(func(e outbox.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch e.Outcome {
+			case outbox.StateDelivered:
+				note := ""
+				if e.Receipt.AlreadyApplied {
+					note = " (its lost answer settled: the platform had it)"
+				}
+				fmt.Fprintf(out, "delivered  %s%s\n", e.Job.Key(), note)
+			case outbox.StateDead:
+				fmt.Fprintf(out, "refused    %s: platform error %d: %s\n", e.Job.Key(), e.Job.Code, e.Job.Message)
+			}
+		}))
+	st, err := d.DrainOnce(ctx)
+	r := Report{Delivered: st.Delivered, Refused: st.Dead}
+	if s, serr := store.Stats(context.WithoutCancel(ctx)); serr == nil {
+		r.Pending = s.Queued
+	}
+	return r, err
 }
 
 // todaysSales is the till's export: two sales, two lines typed wrong, and
@@ -165,6 +208,16 @@ func todaysSales(batch string, phones []string, now time.Time) []Sale {
 		{OrderNo: no("4"), Phone: phone(0), At: now.Add(-20 * time.Minute), Total: "19.999", Points: 20},
 		{OrderNo: no("2R"), RefundOf: no("2"), Phone: phone(1), At: now.Add(-10 * time.Minute), Total: "15.00", Points: 15},
 	}
+}
+
+// networkDown is an HTTP client whose every dial fails, as with the cable
+// out.
+func networkDown() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(_ context.Context, network, _ string) (net.Conn, error) {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ENETUNREACH}
+		},
+	}}
 }
 
 // mask hides the middle of a phone number: 138****0001.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,51 +11,64 @@ import (
 	"github.com/stretchr/testify/require"
 
 	ump "github.com/greedc/ump-go"
+	"github.com/greedc/ump-go/outbox"
+	"github.com/greedc/ump-go/outbox/boltstore"
 	"github.com/greedc/ump-go/umptest"
 )
 
-// TestSyncBatch: the lost answer is to reconcile (and the gateway did apply
-// it), the two bad lines never reach the gateway, the rest is synced; sent
-// again, the batch finds the platform already has every order.
-func TestSyncBatch(t *testing.T) {
+func newOutbox(t *testing.T) (*boltstore.Store, *outbox.Outbox) {
+	t.Helper()
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, outbox.New(s)
+}
+
+// TestRecordThenDrain: the two bad lines are refused at the checkout and
+// never queued; the rest is queued with no request to the gateway, then
+// delivered once each, the return after its sale, a lost answer settled.
+func TestRecordThenDrain(t *testing.T) {
 	srv := umptest.NewServer()
 	defer srv.Close()
 	a := srv.AddMember(umptest.Member{Phone: "13800000001"})
 	b := srv.AddMember(umptest.Member{Phone: "13800000002"})
-	srv.Fail("wk.user.consume.order", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
-	c := srv.Client()
+	store, ob := newOutbox(t)
 	sales := todaysSales("t", []string{"13800000001", "13800000002"}, time.Now())
 
 	var out bytes.Buffer
-	r, err := syncBatch(t.Context(), c, sales, &out)
-	require.NoError(t, err)
-	assert.Equal(t, Report{
-		Synced:    []string{"POS-t-2", "POS-t-2R"},
-		Reconcile: []string{"POS-t-1"},
-		Rejected: []string{
-			"POS-t-3: not sent: phone must be an 11-digit mainland mobile number",
-			"POS-t-4: not sent: total 19.999 is not an amount of yuan and fen",
-		},
-	}, r)
+	require.NoError(t, record(t.Context(), ob, sales, &out))
 	assert.Equal(t, strings.Join([]string{
-		"RECONCILE  POS-t-1: the answer was lost; check the platform before sending it again",
-		"synced     POS-t-2: 45.00 yuan, +45 points for 138****0002",
-		"rejected   POS-t-3: not sent: phone must be an 11-digit mainland mobile number",
-		"rejected   POS-t-4: not sent: total 19.999 is not an amount of yuan and fen",
-		"synced     POS-t-2R: 15.00 yuan, -15 points for 138****0002",
+		"queued     POS-t-1: 128.50 yuan, +128 points for 138****0001",
+		"queued     POS-t-2: 45.00 yuan, +45 points for 138****0002",
+		"rejected   POS-t-3: not queued: phone must be an 11-digit mainland mobile number",
+		"rejected   POS-t-4: not queued: total 19.999 is not an amount of yuan and fen",
+		"queued     POS-t-2R: 15.00 yuan, -15 points for 138****0002",
 	}, "\n")+"\n", out.String())
+	assert.Empty(t, srv.Stats().Calls, "recording sends nothing")
+
+	srv.Fail("wk.user.consume.order", umptest.Fault{Kind: umptest.DropAfterApply, Times: 1})
+	out.Reset()
+	r, err := drain(t.Context(), store, srv.Client(), &out)
+	require.NoError(t, err)
+	assert.Equal(t, Report{Delivered: 3}, r)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 3)
+	settled := 0
+	for i, l := range lines {
+		if s, ok := strings.CutSuffix(l, " (its lost answer settled: the platform had it)"); ok {
+			lines[i] = s
+			settled++
+		}
+	}
+	assert.Equal(t, 1, settled, "one lost answer, settled")
+	assert.ElementsMatch(t, []string{"delivered  order_no=POS-t-1", "delivered  order_no=POS-t-2", "delivered  order_no=POS-t-2R"}, lines)
+	assert.Less(t, indexOf(lines, "delivered  order_no=POS-t-2"), indexOf(lines, "delivered  order_no=POS-t-2R"))
 
 	o, ok := srv.Order("POS-t-1")
-	require.True(t, ok, "the order whose answer was lost was applied")
+	require.True(t, ok)
 	assert.Equal(t, ump.Yuan(128, 50), o.Amount)
 	assert.Equal(t, int64(128), srv.Balance(a))
 	assert.Equal(t, int64(30), srv.Balance(b), "45 granted, 15 returned")
-	_, ok = srv.Order("POS-t-3")
-	assert.False(t, ok)
-	calls := srv.Stats().Calls
-	assert.Equal(t, 2, calls["wk.user.consume.order"], "the two bad lines were not sent")
-	assert.Equal(t, 1, calls["wk.user.refund.order"])
-
 	// The goods went as the document's JSON string, the price exact.
 	var first []string
 	for _, req := range srv.Requests() {
@@ -62,51 +76,56 @@ func TestSyncBatch(t *testing.T) {
 			first = append(first, string(req.Body))
 		}
 	}
-	require.Len(t, first, 1)
+	require.NotEmpty(t, first)
+	for _, body := range first {
+		assert.Equal(t, first[0], body, "a resend is the same request")
+	}
 	assert.Contains(t, first[0], `\"price\":\"128.5\"`)
-	assert.Contains(t, first[0], `"order_amount":128.5`)
-
-	// Sent again (the reconciliation a platform that deduplicates order_no
-	// allows): everything is on the platform already, nothing moves twice.
-	out.Reset()
-	r, err = syncBatch(t.Context(), c, sales, &out)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"POS-t-1", "POS-t-2", "POS-t-2R"}, r.Synced)
-	assert.Empty(t, r.Reconcile)
-	assert.Contains(t, out.String(), "synced     POS-t-1: the platform had it already")
-	assert.Equal(t, int64(128), srv.Balance(a))
-	assert.Equal(t, int64(30), srv.Balance(b))
 	require.NoError(t, srv.Audit())
 }
 
-// TestSyncBatchRejectsWhatThePlatformRefuses: a phone without a member is
-// the platform's 110003, reported and not fatal to the batch.
-func TestSyncBatchRejectsWhatThePlatformRefuses(t *testing.T) {
+func indexOf(lines []string, s string) int {
+	for i, l := range lines {
+		if l == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestDrainRefused: a phone without a member is the platform's 110003, kept
+// as a dead letter with its code; the other sales go on.
+func TestDrainRefused(t *testing.T) {
 	srv := umptest.NewServer()
 	defer srv.Close()
 	srv.AddMember(umptest.Member{Phone: "13800000001"})
-	sales := todaysSales("u", []string{"13900000009", "13800000001"}, time.Now())
+	store, ob := newOutbox(t)
 	var out bytes.Buffer
-	r, err := syncBatch(t.Context(), srv.Client(), sales, &out)
+	require.NoError(t, record(t.Context(), ob, todaysSales("u", []string{"13900000009", "13800000001"}, time.Now()), &out))
+	out.Reset()
+	r, err := drain(t.Context(), store, srv.Client(), &out)
 	require.NoError(t, err)
-	require.NotEmpty(t, r.Rejected)
-	assert.True(t, strings.HasPrefix(r.Rejected[0], "POS-u-1: platform error 110003: "), r.Rejected[0])
-	assert.Equal(t, []string{"POS-u-2", "POS-u-2R"}, r.Synced)
+	assert.Equal(t, Report{Delivered: 2, Refused: 1}, r)
+	assert.Contains(t, out.String(), "refused    order_no=POS-u-1: platform error 110003: ")
+	dead, err := ob.DeadLetters(t.Context())
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	assert.Equal(t, int64(110003), dead[0].Code)
 }
 
-// TestSyncBatchStopsWhenTheGatewayIsGone: an unreachable gateway stops the
-// batch with an error naming the order it stopped at.
-func TestSyncBatchStopsWhenTheGatewayIsGone(t *testing.T) {
+// TestDrainUnreachable: with the gateway gone, the drain stops and every
+// sale stays queued.
+func TestDrainUnreachable(t *testing.T) {
 	srv := umptest.NewServer()
 	srv.AddMember(umptest.Member{Phone: "13800000001"})
 	c := srv.Client(ump.WithRetry(ump.RetryPolicy{MaxAttempts: 1}))
 	srv.Close()
+	store, ob := newOutbox(t)
 	var out bytes.Buffer
-	r, err := syncBatch(t.Context(), c, todaysSales("v", []string{"13800000001"}, time.Now()), &out)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "stopped at POS-v-1: ")
-	assert.Empty(t, r.Synced)
-	assert.Empty(t, r.Reconcile)
+	require.NoError(t, record(t.Context(), ob, todaysSales("v", []string{"13800000001"}, time.Now()), &out))
+	r, err := drain(t.Context(), store, c, &out)
+	require.ErrorIs(t, err, outbox.ErrUnreachable)
+	assert.Equal(t, Report{Pending: 3}, r)
 }
 
 // TestRun is `go run ./examples/pos-order-sync` with no settings.
@@ -114,8 +133,9 @@ func TestRun(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), func(string) string { return "" }, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
-	assert.Contains(t, stdout.String(), "synced 2, to reconcile 1 [POS-001-1], rejected 2\n")
-	assert.Contains(t, stdout.String(), "sandbox: the platform has POS-001-1 (order_id ")
+	assert.Contains(t, stdout.String(), "network down: the drain stopped, gateway unreachable; 3 still queued, nothing lost\n")
+	assert.Equal(t, 1, strings.Count(stdout.String(), " (its lost answer settled: the platform had it)\n"))
+	assert.Contains(t, stdout.String(), "delivered 3, refused 0, still queued 0\n")
 	assert.NotContains(t, stdout.String(), "13800000001")
 	assert.Empty(t, stderr.String())
 }
