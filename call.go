@@ -121,6 +121,8 @@ const (
 // retry class allows, or renews a rejected token once.
 func (c *Client) roundTrip(ctx context.Context, r *request, dec decoder) (err error) {
 	ep := r.ep
+	ctx, trace := c.openCall(ctx, ep, r.key)
+	defer func() { trace.close(ctx, err) }() // after the defer below: it reports the final error
 	mayHaveApplied := false
 	defer func() {
 		// Once a keyed write may have applied, a duplicate answer means
@@ -461,6 +463,9 @@ func apiCode(err error) int64 {
 
 // logAttempt logs one attempt at debug level, a failed one a little higher.
 func (c *Client) logAttempt(ctx context.Context, ep *endpoint, n int, start time.Time, status int, code int64, err error) {
+	if c.hooks != nil {
+		c.attemptDone(ctx, ep, start, status, code, err)
+	}
 	level := slog.LevelDebug
 	if err != nil {
 		level = slog.LevelDebug + 2 // between debug and info: failed attempts

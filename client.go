@@ -41,6 +41,11 @@ type Client struct {
 	// tokenInvalid holds the error codes that mean "access token rejected"
 	// besides HTTP 401; the document names none (docs/spec-notes.md#15).
 	tokenInvalid map[int64]bool
+	// hooks is nil unless WithHooks was given; serverHost and serverPort
+	// are the gateway's, for the hooks.
+	hooks      *Hooks
+	serverHost string
+	serverPort int
 	// clock learns the gateway's clock from its answers (clock.go).
 	clock gatewayClock
 
@@ -97,6 +102,7 @@ type settings struct {
 	refreshWindow time.Duration
 	budget        TokenBudget
 	maxBody       int64
+	hooks         *Hooks
 	// maxConnsPerHost bounds the default transport; see WithMaxConnsPerHost.
 	maxConnsPerHost int
 	// noClockCorrection: WithClockSkewCorrection(false).
@@ -319,7 +325,9 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 		retry:        s.retry,
 		maxBody:      s.maxBody,
 		tokenInvalid: make(map[int64]bool, len(s.invalidCodes)),
+		hooks:        s.hooks,
 	}
+	c.serverHost, c.serverPort = splitServer(s.baseURL)
 	c.clock.correct = !s.noClockCorrection
 	for _, code := range s.invalidCodes {
 		c.tokenInvalid[code] = true

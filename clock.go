@@ -275,6 +275,7 @@ func (c *Client) learnClock(ctx context.Context, h http.Header, sent, received t
 // WARN (once per change of a second or more, not per call), and is where
 // an observer of the offset (a ClockOffset hook) is told.
 func (c *Client) clockOffsetChanged(ctx context.Context, ch clockChange) {
+	c.noteClockOffset(ctx, ch.offset)
 	switch {
 	case ch.warn:
 		c.log.LogAttrs(ctx, slog.LevelWarn, "ump: local clock is off the gateway's",

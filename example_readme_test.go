@@ -146,3 +146,34 @@ func Example_readmeTesting() {
 	// Output:
 	// 100 2 1
 }
+
+func readmeObservability(ctx context.Context, appID, appSecret, baseURL, openID string) error {
+	hooks := ump.Hooks{
+		CallDone: func(_ context.Context, call ump.CallDoneInfo) {
+			fmt.Printf("%s: %s after %d attempt(s)\n", call.Method, call.Outcome, call.Attempts)
+		},
+		TokenCall: func(_ context.Context, tc ump.TokenCallInfo) {
+			fmt.Printf("token %s: %s, %d left today\n", tc.Kind, tc.Result, tc.BudgetLeft)
+		},
+	}
+	c, err := ump.NewClient(appID, appSecret, ump.WithBaseURL(baseURL), ump.WithHooks(hooks))
+	if err != nil {
+		return err
+	}
+	_, err = c.Member.Get(ctx, &ump.MemberQuery{OpenID: openID})
+	return err
+}
+
+// The README's Observability: hooks that print each call and token call.
+func Example_readmeObservability() {
+	srv := umptest.NewServer()
+	defer srv.Close()
+	openID := srv.AddMember(umptest.Member{Phone: "13800000000"})
+	if err := readmeObservability(context.Background(), srv.AppID, srv.AppSecret, srv.URL, openID); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// dss.auth.token.query: ok after 1 attempt(s)
+	// token obtain: ok, 0 left today
+	// wk.user.info.query: ok after 1 attempt(s)
+}

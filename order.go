@@ -256,9 +256,13 @@ func (s *OrderService) refundBody(req *RefundOrderRequest) (*orderBody, error) {
 // resend sends an order of unknown outcome again under its order_no, where
 // a duplicate answer (150002) means "applied before" (the bool) and every
 // failure short of a definite answer leaves the outcome unknown.
-func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody) (orderData, bool, error) {
+func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody) (d orderData, applied bool, err error) {
 	key := "order_no=" + body.OrderNo
-	d, _, err := call[orderData](ctx, s.client, ep.resending(), body, key)
+	resending := ep.resending()
+	ctx, trace := s.client.openCall(ctx, resending, key)
+	defer func() { trace.close(ctx, err) }()
+	trace.markResolving(true) // success settles an unknown outcome
+	d, _, err = call[orderData](ctx, s.client, resending, body, key)
 	var apiErr *APIError
 	switch {
 	case err == nil:

@@ -252,8 +252,13 @@ func (r *ScoreChangeRequest) check(v *checker) {
 // same change_id as its retry class allows, and reads the answer.
 // resolving means r repeats a change of unknown outcome on purpose, so a
 // duplicate answer on the first send reads as "applied before" too.
-func (s *ScoreService) change(ctx context.Context, r ScoreChangeRequest, resolving bool) (*ScoreChangeResult, error) {
+func (s *ScoreService) change(ctx context.Context, r ScoreChangeRequest, resolving bool) (res *ScoreChangeResult, err error) {
 	c := s.client
+	// The hooks see the call as this method reads it (already applied,
+	// resolved), not as the request path's refusal.
+	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", r.ChangeID))
+	defer func() { trace.close(ctx, err) }()
+	trace.markResolving(resolving)
 	d, _, err := call[statementData](ctx, c, &epScoreChange, &r, "change_id="+r.ChangeID)
 	var apiErr *APIError
 	switch {
@@ -342,7 +347,7 @@ func (s *ScoreService) ResolveRollback(ctx context.Context, req *ScoreRollbackRe
 	return s.rollback(ctx, req, true)
 }
 
-func (s *ScoreService) rollback(ctx context.Context, req *ScoreRollbackRequest, resolving bool) (*ScoreRollbackResult, error) {
+func (s *ScoreService) rollback(ctx context.Context, req *ScoreRollbackRequest, resolving bool) (res *ScoreRollbackResult, err error) {
 	c := clientOf(s)
 	if req == nil {
 		req = &ScoreRollbackRequest{}
@@ -350,6 +355,9 @@ func (s *ScoreService) rollback(ctx context.Context, req *ScoreRollbackRequest, 
 	if err := c.validate(&epScoreRollback, req); err != nil {
 		return nil, err
 	}
+	ctx, trace := c.openCall(ctx, &epScoreRollback, c.hookKey("change_id", req.ChangeID))
+	defer func() { trace.close(ctx, err) }()
+	trace.markResolving(resolving)
 	d, _, err := call[statementData](ctx, c, &epScoreRollback, req, "change_id="+req.ChangeID)
 	switch {
 	case err == nil:

@@ -100,9 +100,11 @@ func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store, o
 // pauses itself (afterRefreshTokenRejected), and a pause set meanwhile
 // would turn the processes waiting for the lease away from the token the
 // obtain is about to store.
-func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit int, obtainMayFollow bool, send func(context.Context) (tokenData, error)) (tokenData, error) {
+func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit int, obtainMayFollow bool, send func(context.Context) (tokenData, error)) (d tokenData, err error) {
 	c := s.client
 	now := c.now()
+	spent, sent := -1, false // for the TokenCall hook
+	defer func() { s.tokenCallDone(ctx, kind, now, spent, sent, time.Duration(d.ExpireIn)*time.Second, err) }()
 	p, err := s.store.Pause(ctx, c.appID)
 	if err != nil {
 		return tokenData{}, fmt.Errorf("ump: %s refused: token store %s: %w", kind, s.store, err)
@@ -115,10 +117,12 @@ func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit in
 	if err != nil {
 		return tokenData{}, fmt.Errorf("ump: %s refused: token store %s: %w", kind, s.store, err)
 	}
+	spent = day.Count(kind)
 	if !counted {
 		return tokenData{}, fmt.Errorf("ump: %s refused: %w", kind, budgetExhausted(day, kind, limit))
 	}
-	d, err := send(ctx)
+	sent = true
+	d, err = send(ctx)
 	if err == nil {
 		if p != (TokenPause{}) {
 			if perr := s.store.SetPause(ctx, c.appID, TokenPause{}); perr != nil {
@@ -133,6 +137,8 @@ func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit in
 			c.log.LogAttrs(ctx, slog.LevelWarn, "ump: giving back a refused token call's budget failed; it stays counted",
 				slog.String("call", kind.String()), slog.String("error", gerr.Error()))
 			refused = false
+		} else {
+			spent--
 		}
 	}
 	attrs := []slog.Attr{slog.String("call", kind.String()), slog.Bool("budget_given_back", refused)}
