@@ -34,7 +34,13 @@ type Drainer struct {
 
 	mu    sync.Mutex
 	state DrainerState
+
+	reportedAt time.Time // the loop's last report to the client's hooks
 }
+
+// reportEvery spaces the queue state handed to the client's OutboxState
+// hook: a store read per second at most, whatever the delivery rate.
+const reportEvery = time.Second
 
 // maxProbeWait caps the wait between probes of an unreachable gateway, so
 // that a till back online is noticed within a minute.
@@ -173,6 +179,7 @@ type attemptResult struct {
 }
 
 func (d *Drainer) loop(ctx context.Context, once bool) error {
+	defer d.report(context.WithoutCancel(ctx), true)
 	results := make(chan attemptResult)
 	inflight := 0
 	var wg sync.WaitGroup
@@ -246,6 +253,7 @@ func (d *Drainer) loop(ctx context.Context, once bool) error {
 		case <-ctx.Done():
 		case r := <-results:
 			inflight--
+			d.report(ctx, false)
 			if r.progress {
 				stalled = 0
 			} else {
@@ -281,6 +289,26 @@ func (d *Drainer) loop(ctx context.Context, once bool) error {
 		}
 		timer.Stop()
 	}
+}
+
+// report hands the queue's state to the client's OutboxState hook (see
+// ump.Hooks), at most once per reportEvery unless force is set. A store
+// that cannot say is skipped: the next report will.
+func (d *Drainer) report(ctx context.Context, force bool) {
+	now := d.cfg.now()
+	if !force && now.Sub(d.reportedAt) < reportEvery {
+		return
+	}
+	d.reportedAt = now
+	st, err := d.store.Stats(ctx)
+	if err != nil {
+		return
+	}
+	state := ump.OutboxState{Pending: st.Queued, DeadLetters: st.Dead}
+	if !st.Oldest.IsZero() {
+		state.OldestAge = now.Sub(st.Oldest)
+	}
+	d.client.ReportOutboxState(ctx, state)
 }
 
 func (d *Drainer) unreachableError() error {

@@ -291,3 +291,29 @@ func TestRunProbesThenDelivers(t *testing.T) {
 	}
 	require.NoError(t, srv.Audit())
 }
+
+// TestDrainerReportsStateToHooks: the client's OutboxState hook sees the
+// queue drain to empty and the dead letter counted.
+func TestDrainerReportsStateToHooks(t *testing.T) {
+	srv := umptest.NewServer()
+	defer srv.Close()
+	known := srv.AddMember(umptest.Member{Phone: "13800000001"})
+	s := newBolt(t)
+	ob := outbox.New(s)
+	unknown := testSale("X1", "")
+	unknown.Phone = "13900000009"
+	_, err := ob.EnqueueConsume(t.Context(), unknown)
+	require.NoError(t, err)
+	_, err = ob.EnqueueConsume(t.Context(), testSale("K1", known))
+	require.NoError(t, err)
+
+	var states []ump.OutboxState
+	c := srv.Client(ump.WithHooks(ump.Hooks{OutboxState: func(_ context.Context, st ump.OutboxState) {
+		states = append(states, st) // DrainOnce reports from its own goroutine
+	}}))
+	_, err = outbox.NewDrainer(s, c, quick()...).DrainOnce(t.Context())
+	require.NoError(t, err)
+	require.NotEmpty(t, states)
+	last := states[len(states)-1]
+	assert.Equal(t, ump.OutboxState{Pending: 0, OldestAge: 0, DeadLetters: 1}, last)
+}
