@@ -183,23 +183,16 @@ type TokenStatus struct {
 // without the tokens (Token itself encodes in full, for token stores).
 func (ts TokenStatus) MarshalJSON() ([]byte, error) {
 	t := ts.Token
+	t.AccessToken, t.RefreshToken = redact.Credential(t.AccessToken), redact.Credential(t.RefreshToken)
 	return json.Marshal(struct {
-		Store            string
-		AccessToken      string
-		RefreshToken     string
-		AccessExpiresAt  time.Time
-		RefreshExpiresAt time.Time
-		ObtainedAt       time.Time
-		RefreshedAt      time.Time
-		Version          int64
-		Day              string
-		Obtains          int
-		Refreshes        int
-		Spent            TokenDay
-		Pause            TokenPause
-		Budget           TokenBudget
-	}{ts.Store, redact.Credential(t.AccessToken), redact.Credential(t.RefreshToken), t.AccessExpiresAt, t.RefreshExpiresAt,
-		t.ObtainedAt, t.RefreshedAt, t.Version, ts.Day, ts.Obtains, ts.Refreshes, ts.Spent, ts.Pause, ts.Budget})
+		Store              string
+		Token              // embedded, so its fields stand inline after Store
+		Day                string
+		Obtains, Refreshes int
+		Spent              TokenDay
+		Pause              TokenPause
+		Budget             TokenBudget
+	}{ts.Store, t, ts.Day, ts.Obtains, ts.Refreshes, ts.Spent, ts.Pause, ts.Budget})
 }
 
 // Status reads the stored token, today's token calls and the fleet-wide
