@@ -174,10 +174,8 @@ func (r *CouponTemplateRequest) check(v *checker) {
 // ErrAppliedUnreadable: the template exists; do not create it again.
 func (s *CouponService) CreateTemplate(ctx context.Context, req *CouponTemplateRequest) (templateID int64, err error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &CouponTemplateRequest{}
-	}
-	if err := c.validate(&epCouponTemplateAdd, req); err != nil {
+	req, err = checkRequest(c, &epCouponTemplateAdd, req)
+	if err != nil {
 		return 0, err
 	}
 	body := couponTemplateBody{
@@ -263,10 +261,8 @@ func (r *GiveCouponsRequest) check(v *checker) {
 // ErrAppliedUnreadable.
 func (s *CouponService) Give(ctx context.Context, req *GiveCouponsRequest) ([]GivenCoupon, error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &GiveCouponsRequest{}
-	}
-	if err := c.validate(&epCouponGive, req); err != nil {
+	req, err := checkRequest(c, &epCouponGive, req)
+	if err != nil {
 		return nil, err
 	}
 	body := giveBody{
@@ -321,10 +317,8 @@ func (r *CouponStatusRequest) check(v *checker) {
 // client's RetryPolicy.
 func (s *CouponService) SyncStatus(ctx context.Context, req *CouponStatusRequest) (string, error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &CouponStatusRequest{}
-	}
-	if err := c.validate(&epCouponSyncStatus, req); err != nil {
+	req, err := checkRequest(c, &epCouponSyncStatus, req)
+	if err != nil {
 		return "", err
 	}
 	body := couponStatusBody{ThirdCouponCode: req.ThirdCouponCode, OpenID: req.OpenID, Status: req.Status}
@@ -373,10 +367,8 @@ func (r *VerifyCouponsRequest) check(v *checker) {
 // ambiguous failure is an *OutcomeUnknownError.
 func (s *CouponService) Verify(ctx context.Context, req *VerifyCouponsRequest) error {
 	c := clientOf(s)
-	if req == nil {
-		req = &VerifyCouponsRequest{}
-	}
-	if err := c.validate(&epCouponVerify, req); err != nil {
+	req, err := checkRequest(c, &epCouponVerify, req)
+	if err != nil {
 		return err
 	}
 	body := verifyBody{
@@ -387,7 +379,7 @@ func (s *CouponService) Verify(ctx context.Context, req *VerifyCouponsRequest) e
 	}
 	// The data is null, or "void" by the table: whatever it is, success is
 	// success.
-	_, _, err := call[json.RawMessage](ctx, c, &epCouponVerify, &body, "")
+	_, _, err = call[json.RawMessage](ctx, c, &epCouponVerify, &body, "")
 	return err
 }
 
@@ -426,10 +418,8 @@ func (r *UserCouponsRequest) check(v *checker) {
 // RetryPolicy.
 func (s *CouponService) ListUserCoupons(ctx context.Context, req *UserCouponsRequest) (*UserCouponPage, error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &UserCouponsRequest{}
-	}
-	if err := c.validate(&epCouponUserList, req); err != nil {
+	req, err := checkRequest(c, &epCouponUserList, req)
+	if err != nil {
 		return nil, err
 	}
 	pr := req.PageRequest.orDefault(DefaultUserCouponPageSize)

@@ -124,10 +124,8 @@ type createMemberBody struct {
 // and Get by phone tells whether the member exists.
 func (s *MemberService) Create(ctx context.Context, req *CreateMemberRequest) (openID string, err error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &CreateMemberRequest{}
-	}
-	if err := c.validate(&epCreateMember, req); err != nil {
+	req, err = checkRequest(c, &epCreateMember, req)
+	if err != nil {
 		return "", err
 	}
 	body := createMemberBody{
@@ -193,10 +191,8 @@ type memberQueryBody struct {
 // without a member fails with the platform's code, such as ErrMemberNotBound.
 func (s *MemberService) Get(ctx context.Context, req *MemberQuery) (*Member, error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &MemberQuery{}
-	}
-	if err := c.validate(&epGetMember, req); err != nil {
+	req, err := checkRequest(c, &epGetMember, req)
+	if err != nil {
 		return nil, err
 	}
 	return s.getMember(ctx, &epGetMember, (*memberQueryBody)(req))
