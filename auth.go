@@ -112,17 +112,30 @@ type tokenData struct {
 // other holder uses: the SDK calls it by itself only when no usable refresh
 // token exists, so call it yourself only to bootstrap an app.
 func (s *AuthService) Obtain(ctx context.Context) (Token, error) {
-	c := s.client
-	release, err := s.store.Lease(ctx, c.appID, s.leaseTTL)
+	st, release, err := s.leaseAndLoad(ctx, "obtain")
 	if err != nil {
-		return Token{}, fmt.Errorf("ump: obtain: %w", err)
+		return Token{}, err
 	}
-	defer s.release(ctx, release)
-	st, err := s.store.Load(ctx, c.appID)
-	if err != nil {
-		return Token{}, fmt.Errorf("ump: obtain: token store: %w", err)
-	}
+	defer release()
 	return s.obtain(ctx, st)
+}
+
+// leaseAndLoad takes the token store's lease and loads the stored token for
+// the explicit call op; the caller runs release when done. An error names
+// op, and leaves no lease held.
+func (s *AuthService) leaseAndLoad(ctx context.Context, op string) (st Token, release func(), err error) {
+	c := s.client
+	lease, err := s.store.Lease(ctx, c.appID, s.leaseTTL)
+	if err != nil {
+		return Token{}, nil, fmt.Errorf("ump: %s: %w", op, err)
+	}
+	release = func() { s.release(ctx, lease) }
+	st, err = s.store.Load(ctx, c.appID)
+	if err != nil {
+		release()
+		return Token{}, nil, fmt.Errorf("ump: %s: token store: %w", op, err)
+	}
+	return st, release, nil
 }
 
 // Refresh calls 2.2 with refreshToken and returns the new access token,
@@ -132,18 +145,13 @@ func (s *AuthService) Refresh(ctx context.Context, refreshToken string) (Token, 
 	if refreshToken == "" {
 		return Token{}, &ValidationError{Method: epRefresh.method, Fields: []FieldError{{"refresh_token", "required"}}}
 	}
-	c := s.client
-	release, err := s.store.Lease(ctx, c.appID, s.leaseTTL)
+	st, release, err := s.leaseAndLoad(ctx, "refresh")
 	if err != nil {
-		return Token{}, fmt.Errorf("ump: refresh: %w", err)
+		return Token{}, err
 	}
-	defer s.release(ctx, release)
-	st, err := s.store.Load(ctx, c.appID)
-	if err != nil {
-		return Token{}, fmt.Errorf("ump: refresh: token store: %w", err)
-	}
+	defer release()
 	if st.RefreshToken != refreshToken {
-		st = Token{RefreshToken: refreshToken, RefreshExpiresAt: c.now().Add(RefreshTokenLifetime)}
+		st = Token{RefreshToken: refreshToken, RefreshExpiresAt: s.client.now().Add(RefreshTokenLifetime)}
 		return s.refresh(ctx, st, s.budget.RefreshesPerDay, false, false)
 	}
 	return s.refresh(ctx, st, s.budget.RefreshesPerDay, true, false)
@@ -183,23 +191,16 @@ type TokenStatus struct {
 // without the tokens (Token itself encodes in full, for token stores).
 func (ts TokenStatus) MarshalJSON() ([]byte, error) {
 	t := ts.Token
+	t.AccessToken, t.RefreshToken = redact.Credential(t.AccessToken), redact.Credential(t.RefreshToken)
 	return json.Marshal(struct {
-		Store            string
-		AccessToken      string
-		RefreshToken     string
-		AccessExpiresAt  time.Time
-		RefreshExpiresAt time.Time
-		ObtainedAt       time.Time
-		RefreshedAt      time.Time
-		Version          int64
-		Day              string
-		Obtains          int
-		Refreshes        int
-		Spent            TokenDay
-		Pause            TokenPause
-		Budget           TokenBudget
-	}{ts.Store, redact.Credential(t.AccessToken), redact.Credential(t.RefreshToken), t.AccessExpiresAt, t.RefreshExpiresAt,
-		t.ObtainedAt, t.RefreshedAt, t.Version, ts.Day, ts.Obtains, ts.Refreshes, ts.Spent, ts.Pause, ts.Budget})
+		Store              string
+		Token              // embedded, so its fields stand inline after Store
+		Day                string
+		Obtains, Refreshes int
+		Spent              TokenDay
+		Pause              TokenPause
+		Budget             TokenBudget
+	}{ts.Store, t, ts.Day, ts.Obtains, ts.Refreshes, ts.Spent, ts.Pause, ts.Budget})
 }
 
 // Status reads the stored token, today's token calls and the fleet-wide

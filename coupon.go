@@ -1,11 +1,9 @@
 package ump
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"iter"
 	"strings"
 	"time"
@@ -176,10 +174,8 @@ func (r *CouponTemplateRequest) check(v *checker) {
 // ErrAppliedUnreadable: the template exists; do not create it again.
 func (s *CouponService) CreateTemplate(ctx context.Context, req *CouponTemplateRequest) (templateID int64, err error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &CouponTemplateRequest{}
-	}
-	if err := c.validate(&epCouponTemplateAdd, req); err != nil {
+	req, err = checkRequest(c, &epCouponTemplateAdd, req)
+	if err != nil {
 		return 0, err
 	}
 	body := couponTemplateBody{
@@ -194,19 +190,6 @@ func (s *CouponService) CreateTemplate(ctx context.Context, req *CouponTemplateR
 	}
 	id, _, err := call[wire.Int64](ctx, c, &epCouponTemplateAdd, &body, "")
 	return int64(id), err
-}
-
-// CouponGrant is one coupon to give (an entry of coupon_set).
-type CouponGrant struct {
-	// OpenID is the member's open_id or mainland mobile number, as
-	// ParamsType says.
-	OpenID string `json:"open_id"`
-	// ParamsType says which of the two OpenID holds. Required.
-	ParamsType ParamsType `json:"params_type"`
-	// CouponNumber is the integrator's own code for this coupon, unique per
-	// coupon; 5.3 and 5.4 name the coupon by it (third_coupon_code). It must
-	// not contain a comma, because 5.4 joins codes with commas.
-	CouponNumber string `json:"coupon_number"`
 }
 
 // GiveCouponsRequest gives coupons of a template to members (5.2).
@@ -227,43 +210,12 @@ type GiveCouponsRequest struct {
 	ReceiveStore int64
 }
 
-// GivenCoupon is one coupon the platform created in 5.2.
-type GivenCoupon struct {
-	// Code is the platform's coupon code, a 19-digit integer, exact.
-	Code int64
-	// OpenID is the member it went to.
-	OpenID string
-}
-
 type giveBody struct {
 	Number        int                            `json:"number"`
 	CouponSet     wire.JSONString[[]CouponGrant] `json:"coupon_set"`
 	CreateTime    wire.Millis                    `json:"create_time"`
 	ReceiveStore  int64                          `json:"receive_store,omitempty"`
 	ThirdCouponID string                         `json:"third_coupon_id"`
-}
-
-// givenCouponData decodes both spellings of the member's id: the table says
-// openId, the example open_id (docs/spec-notes.md#10).
-type givenCouponData struct {
-	Code        wire.Int64  `json:"code"`
-	OpenID      wire.String `json:"open_id"`
-	OpenIDCamel wire.String `json:"openId"`
-}
-
-// UnmarshalJSON implements json.Unmarshaler: the member's id decodes even
-// when the code does not.
-func (d *givenCouponData) UnmarshalJSON(b []byte) error {
-	var v struct {
-		Code        json.RawMessage `json:"code"`
-		OpenID      wire.String     `json:"open_id"`
-		OpenIDCamel wire.String     `json:"openId"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*d = givenCouponData{OpenID: v.OpenID, OpenIDCamel: v.OpenIDCamel}
-	return d.Code.UnmarshalJSON(v.Code)
 }
 
 // check records missing fields, bad grants and repeated coupon numbers.
@@ -309,10 +261,8 @@ func (r *GiveCouponsRequest) check(v *checker) {
 // ErrAppliedUnreadable.
 func (s *CouponService) Give(ctx context.Context, req *GiveCouponsRequest) ([]GivenCoupon, error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &GiveCouponsRequest{}
-	}
-	if err := c.validate(&epCouponGive, req); err != nil {
+	req, err := checkRequest(c, &epCouponGive, req)
+	if err != nil {
 		return nil, err
 	}
 	body := giveBody{
@@ -334,34 +284,6 @@ func (s *CouponService) Give(ctx context.Context, req *GiveCouponsRequest) ([]Gi
 		}
 	}
 	return out, err
-}
-
-// givenCoupons is 5.2's data. It decodes entry by entry, so that when one
-// does not decode (a coupon code sent as a float, which cannot hold 19
-// digits), the others still do: the coupons were given, and Give returns
-// what it could read with ErrAppliedUnreadable.
-type givenCoupons []givenCouponData
-
-// UnmarshalJSON implements json.Unmarshaler. An entry that does not decode
-// keeps what of it did; the first failure is returned after all entries.
-func (g *givenCoupons) UnmarshalJSON(b []byte) error {
-	if string(bytes.TrimSpace(b)) == "null" {
-		*g = nil
-		return nil
-	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	out := make(givenCoupons, len(raw))
-	var first error
-	for i, r := range raw {
-		if err := json.Unmarshal(r, &out[i]); err != nil && first == nil {
-			first = fmt.Errorf("coupon %d: %w", i, err)
-		}
-	}
-	*g = out
-	return first
 }
 
 // CouponStatusRequest sets the status of one given coupon (5.3).
@@ -395,10 +317,8 @@ func (r *CouponStatusRequest) check(v *checker) {
 // client's RetryPolicy.
 func (s *CouponService) SyncStatus(ctx context.Context, req *CouponStatusRequest) (string, error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &CouponStatusRequest{}
-	}
-	if err := c.validate(&epCouponSyncStatus, req); err != nil {
+	req, err := checkRequest(c, &epCouponSyncStatus, req)
+	if err != nil {
 		return "", err
 	}
 	body := couponStatusBody{ThirdCouponCode: req.ThirdCouponCode, OpenID: req.OpenID, Status: req.Status}
@@ -447,10 +367,8 @@ func (r *VerifyCouponsRequest) check(v *checker) {
 // ambiguous failure is an *OutcomeUnknownError.
 func (s *CouponService) Verify(ctx context.Context, req *VerifyCouponsRequest) error {
 	c := clientOf(s)
-	if req == nil {
-		req = &VerifyCouponsRequest{}
-	}
-	if err := c.validate(&epCouponVerify, req); err != nil {
+	req, err := checkRequest(c, &epCouponVerify, req)
+	if err != nil {
 		return err
 	}
 	body := verifyBody{
@@ -461,7 +379,7 @@ func (s *CouponService) Verify(ctx context.Context, req *VerifyCouponsRequest) e
 	}
 	// The data is null, or "void" by the table: whatever it is, success is
 	// success.
-	_, _, err := call[json.RawMessage](ctx, c, &epCouponVerify, &body, "")
+	_, _, err = call[json.RawMessage](ctx, c, &epCouponVerify, &body, "")
 	return err
 }
 
@@ -489,9 +407,6 @@ type userCouponsBody struct {
 	Status   CouponStatus `json:"status,omitempty"`
 }
 
-// UserCouponPage is one page of a member's coupons.
-type UserCouponPage = Page[UserCoupon]
-
 func (r *UserCouponsRequest) check(v *checker) {
 	v.required("open_id", r.OpenID)
 	v.between("status", int64(r.Status), 0, int64(CouponInUse)) // 0 lists all
@@ -503,10 +418,8 @@ func (r *UserCouponsRequest) check(v *checker) {
 // RetryPolicy.
 func (s *CouponService) ListUserCoupons(ctx context.Context, req *UserCouponsRequest) (*UserCouponPage, error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &UserCouponsRequest{}
-	}
-	if err := c.validate(&epCouponUserList, req); err != nil {
+	req, err := checkRequest(c, &epCouponUserList, req)
+	if err != nil {
 		return nil, err
 	}
 	pr := req.PageRequest.orDefault(DefaultUserCouponPageSize)

@@ -1,13 +1,17 @@
 package ump
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/greedc/ump-go/internal/wire"
 )
 
-// The coupon model of section 5: the enumerations of its fields and a
-// member's coupon as 5.5 answers it. The calls are in coupon.go.
+// The coupon model of section 5: the enumerations of its fields, the
+// coupons 5.2 gives and a member's coupon as 5.5 answers it. The calls are
+// in coupon.go.
 
 // CouponCategory is a coupon's kind (coupon_category).
 type CouponCategory int
@@ -184,6 +188,9 @@ type UserCoupon struct {
 	Status     CouponStatus
 }
 
+// UserCouponPage is one page of a member's coupons.
+type UserCouponPage = Page[UserCoupon]
+
 // namedRefData decodes a NamedRef whose id may be a number or a string.
 type namedRefData struct {
 	ID   wire.String `json:"id"`
@@ -242,4 +249,76 @@ func couponRefsFrom(d []namedRefData) []NamedRef {
 		out[i] = NamedRef{ID: string(r.ID), Name: string(r.Name)}
 	}
 	return out
+}
+
+// CouponGrant is one coupon to give (an entry of coupon_set).
+type CouponGrant struct {
+	// OpenID is the member's open_id or mainland mobile number, as
+	// ParamsType says.
+	OpenID string `json:"open_id"`
+	// ParamsType says which of the two OpenID holds. Required.
+	ParamsType ParamsType `json:"params_type"`
+	// CouponNumber is the integrator's own code for this coupon, unique per
+	// coupon; 5.3 and 5.4 name the coupon by it (third_coupon_code). It must
+	// not contain a comma, because 5.4 joins codes with commas.
+	CouponNumber string `json:"coupon_number"`
+}
+
+// GivenCoupon is one coupon the platform created in 5.2.
+type GivenCoupon struct {
+	// Code is the platform's coupon code, a 19-digit integer, exact.
+	Code int64
+	// OpenID is the member it went to.
+	OpenID string
+}
+
+// givenCouponData decodes both spellings of the member's id: the table says
+// openId, the example open_id (docs/spec-notes.md#10).
+type givenCouponData struct {
+	Code        wire.Int64  `json:"code"`
+	OpenID      wire.String `json:"open_id"`
+	OpenIDCamel wire.String `json:"openId"`
+}
+
+// UnmarshalJSON implements json.Unmarshaler: the member's id decodes even
+// when the code does not.
+func (d *givenCouponData) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Code        json.RawMessage `json:"code"`
+		OpenID      wire.String     `json:"open_id"`
+		OpenIDCamel wire.String     `json:"openId"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*d = givenCouponData{OpenID: v.OpenID, OpenIDCamel: v.OpenIDCamel}
+	return d.Code.UnmarshalJSON(v.Code)
+}
+
+// givenCoupons is 5.2's data. It decodes entry by entry, so that when one
+// does not decode (a coupon code sent as a float, which cannot hold 19
+// digits), the others still do: the coupons were given, and Give returns
+// what it could read with ErrAppliedUnreadable.
+type givenCoupons []givenCouponData
+
+// UnmarshalJSON implements json.Unmarshaler. An entry that does not decode
+// keeps what of it did; the first failure is returned after all entries.
+func (g *givenCoupons) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*g = nil
+		return nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := make(givenCoupons, len(raw))
+	var first error
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &out[i]); err != nil && first == nil {
+			first = fmt.Errorf("coupon %d: %w", i, err)
+		}
+	}
+	*g = out
+	return first
 }

@@ -165,16 +165,7 @@ var (
 // an *OutcomeUnknownError whose Key is "order_no=<OrderNo>"; settle it with
 // ResolveConsume. "System busy" is a definite *APIError.
 func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
-	c := clientOf(s)
-	body, err := s.consumeBody(req)
-	if err != nil {
-		return nil, err
-	}
-	d, _, err := call[orderData](ctx, c, &epConsumeOrder, body, "order_no="+body.OrderNo)
-	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
-		return nil, err
-	}
-	return d.consumeResult(false), err
+	return sendOrder(ctx, s, &epConsumeOrder, req, false, (*orderData).consumeResult)
 }
 
 // ResolveConsume settles a sale whose SyncConsume ended with an unknown
@@ -187,27 +178,7 @@ func (s *OrderService) SyncConsume(ctx context.Context, req *ConsumeOrderRequest
 // synced, which umptest does but the document does not promise: confirm it
 // with the platform.
 func (s *OrderService) ResolveConsume(ctx context.Context, req *ConsumeOrderRequest) (*ConsumeOrderResult, error) {
-	clientOf(s)
-	body, err := s.consumeBody(req)
-	if err != nil {
-		return nil, err
-	}
-	d, applied, err := s.resend(ctx, &epConsumeOrder, body)
-	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
-		return nil, err
-	}
-	return d.consumeResult(applied), err
-}
-
-// consumeBody checks the sale and returns its body, or a *ValidationError.
-func (s *OrderService) consumeBody(req *ConsumeOrderRequest) (*orderBody, error) {
-	if req == nil {
-		req = &ConsumeOrderRequest{}
-	}
-	if err := s.client.validate(&epConsumeOrder, req); err != nil {
-		return nil, err
-	}
-	return req.body(""), nil
+	return sendOrder(ctx, s, &epConsumeOrder, req, true, (*orderData).consumeResult)
 }
 
 // SyncRefund reports a return (4.2). Like SyncConsume, an order_no already
@@ -215,54 +186,64 @@ func (s *OrderService) consumeBody(req *ConsumeOrderRequest) (*orderBody, error)
 // ambiguous failure, which returns an *OutcomeUnknownError whose Key is
 // "order_no=<OrderNo>"; settle it with ResolveRefund.
 func (s *OrderService) SyncRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
-	c := clientOf(s)
-	body, err := s.refundBody(req)
-	if err != nil {
-		return nil, err
-	}
-	d, _, err := call[orderData](ctx, c, &epRefundOrder, body, "order_no="+body.OrderNo)
-	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
-		return nil, err
-	}
-	return d.refundResult(false), err
+	return sendOrder(ctx, s, &epRefundOrder, req, false, (*orderData).refundResult)
 }
 
 // ResolveRefund settles a return whose SyncRefund ended with an unknown
 // outcome, as ResolveConsume does for a sale, with the same caveat.
 func (s *OrderService) ResolveRefund(ctx context.Context, req *RefundOrderRequest) (*RefundOrderResult, error) {
-	clientOf(s)
-	body, err := s.refundBody(req)
+	return sendOrder(ctx, s, &epRefundOrder, req, true, (*orderData).refundResult)
+}
+
+// orderRequest is a sale or a return: *ConsumeOrderRequest or
+// *RefundOrderRequest.
+type orderRequest[R any] interface {
+	*R
+	validator
+	orderBody() *orderBody
+}
+
+// orderBody is the sale's wire form.
+func (r *ConsumeOrderRequest) orderBody() *orderBody { return r.body("") }
+
+// orderBody is the return's wire form.
+func (r *RefundOrderRequest) orderBody() *orderBody { return r.body(r.ParentOrderNo) }
+
+// sendOrder checks a sale or a return and sends it to ep under its
+// order_no; result builds the answer, which also comes with an error
+// matching ErrAppliedUnreadable. With resolve it sends an order of unknown
+// outcome again (see endpoint.resending), and resolved reads the answer.
+func sendOrder[R any, P orderRequest[R], T any](ctx context.Context, s *OrderService, ep *endpoint, req P,
+	resolve bool, result func(d *orderData, applied bool) *T) (_ *T, err error) {
+	c := clientOf(s)
+	req, err = checkRequest(c, ep, req)
 	if err != nil {
 		return nil, err
 	}
-	d, applied, err := s.resend(ctx, &epRefundOrder, body)
+	body := req.orderBody()
+	key := "order_no=" + body.OrderNo
+	if resolve {
+		ep = ep.resending()
+		var trace *callTrace
+		ctx, trace = c.openCall(ctx, ep, key)
+		defer func() { trace.close(ctx, err) }()
+		trace.markResolving(true) // success settles an unknown outcome
+	}
+	d, _, err := call[orderData](ctx, c, ep, body, key)
+	applied := false
+	if resolve {
+		d, applied, err = resolved(d, err, ep.method, key)
+	}
 	if err != nil && !errors.Is(err, ErrAppliedUnreadable) {
 		return nil, err
 	}
-	return d.refundResult(applied), err
+	return result(&d, applied), err
 }
 
-// refundBody checks the return and returns its body, or a *ValidationError.
-func (s *OrderService) refundBody(req *RefundOrderRequest) (*orderBody, error) {
-	if req == nil {
-		req = &RefundOrderRequest{}
-	}
-	if err := s.client.validate(&epRefundOrder, req); err != nil {
-		return nil, err
-	}
-	return req.body(req.ParentOrderNo), nil
-}
-
-// resend sends an order of unknown outcome again under its order_no, where
-// a duplicate answer (150002) means "applied before" (the bool) and every
-// failure short of a definite answer leaves the outcome unknown.
-func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody) (d orderData, applied bool, err error) {
-	key := "order_no=" + body.OrderNo
-	resending := ep.resending()
-	ctx, trace := s.client.openCall(ctx, resending, key)
-	defer func() { trace.close(ctx, err) }()
-	trace.markResolving(true) // success settles an unknown outcome
-	d, _, err = call[orderData](ctx, s.client, resending, body, key)
+// resolved reads the answer to an order sent again under key: a duplicate
+// answer (150002) means "applied before" (the bool), and every failure
+// short of a definite answer leaves the outcome unknown.
+func resolved(d orderData, err error, method, key string) (orderData, bool, error) {
 	var apiErr *APIError
 	switch {
 	case err == nil:
@@ -272,7 +253,7 @@ func (s *OrderService) resend(ctx context.Context, ep *endpoint, body *orderBody
 	case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, ErrAppliedUnreadable), errors.As(err, &apiErr):
 		return d, false, err // unknown still, applied but unreadable, or definite: this send was refused
 	}
-	return d, false, &OutcomeUnknownError{Method: ep.method, Key: key, Err: err}
+	return d, false, &OutcomeUnknownError{Method: method, Key: key, Err: err}
 }
 
 // check records the rules a sale and a return share.

@@ -204,14 +204,7 @@ const defaultScorePageSize = 10
 // means the change applied but its answer could not be read (the result
 // comes with it). Any other error is definite: the change did not apply.
 func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
-	c := clientOf(s)
-	if req == nil {
-		req = &ScoreChangeRequest{}
-	}
-	if err := c.validate(&epScoreChange, req); err != nil {
-		return nil, err
-	}
-	return s.change(ctx, *req, false)
+	return s.change(ctx, req, false)
 }
 
 // Resolve finishes a score change whose outcome is unknown: req is the
@@ -225,14 +218,7 @@ func (s *ScoreService) Change(ctx context.Context, req *ScoreChangeRequest) (*Sc
 // *ScoreChangeUnresolvedError, to run Resolve on later). It is safe to run
 // any number of times, after a Change that failed or one that finished.
 func (s *ScoreService) Resolve(ctx context.Context, req *ScoreChangeRequest) (*ScoreChangeResult, error) {
-	c := clientOf(s)
-	if req == nil {
-		req = &ScoreChangeRequest{}
-	}
-	if err := c.validate(&epScoreChange, req); err != nil {
-		return nil, err
-	}
-	return s.change(ctx, *req, true)
+	return s.change(ctx, req, true)
 }
 
 // check requires every field, as the table does; change_id is printable
@@ -248,12 +234,18 @@ func (r *ScoreChangeRequest) check(v *checker) {
 	v.key("change_id", r.ChangeID)
 }
 
-// change sends r through the request path, which sends it again under the
-// same change_id as its retry class allows, and reads the answer.
-// resolving means r repeats a change of unknown outcome on purpose, so a
-// duplicate answer on the first send reads as "applied before" too.
-func (s *ScoreService) change(ctx context.Context, r ScoreChangeRequest, resolving bool) (res *ScoreChangeResult, err error) {
-	c := s.client
+// change checks req and sends it through the request path, which sends it
+// again under the same change_id as its retry class allows, and reads the
+// answer. resolving means req repeats a change of unknown outcome on
+// purpose, so a duplicate answer on the first send reads as "applied
+// before" too.
+func (s *ScoreService) change(ctx context.Context, req *ScoreChangeRequest, resolving bool) (res *ScoreChangeResult, err error) {
+	c := clientOf(s)
+	req, err = checkRequest(c, &epScoreChange, req)
+	if err != nil {
+		return nil, err
+	}
+	r := *req
 	// The hooks see the call as this method reads it (already applied,
 	// resolved), not as the request path's refusal.
 	ctx, trace := c.openCall(ctx, &epScoreChange, c.hookKey("change_id", r.ChangeID))
@@ -349,10 +341,8 @@ func (s *ScoreService) ResolveRollback(ctx context.Context, req *ScoreRollbackRe
 
 func (s *ScoreService) rollback(ctx context.Context, req *ScoreRollbackRequest, resolving bool) (res *ScoreRollbackResult, err error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &ScoreRollbackRequest{}
-	}
-	if err := c.validate(&epScoreRollback, req); err != nil {
+	req, err = checkRequest(c, &epScoreRollback, req)
+	if err != nil {
 		return nil, err
 	}
 	ctx, trace := c.openCall(ctx, &epScoreRollback, c.hookKey("change_id", req.ChangeID))
@@ -388,10 +378,8 @@ func (r *ScoreRecordsRequest) check(v *checker) {
 // fields of the answer.
 func (s *ScoreService) Records(ctx context.Context, req *ScoreRecordsRequest) (*ScoreRecordPage, error) {
 	c := clientOf(s)
-	if req == nil {
-		req = &ScoreRecordsRequest{}
-	}
-	if err := c.validate(&epScoreRecords, req); err != nil {
+	req, err := checkRequest(c, &epScoreRecords, req)
+	if err != nil {
 		return nil, err
 	}
 	pr := req.PageRequest.orDefault(defaultScorePageSize)

@@ -22,6 +22,22 @@ import (
 // the platform team and verify calls in their own test servers; the SDK signs
 // every request itself.
 func Sign(params url.Values, body []byte, appSecret string) string {
+	return signSorted(canonicalParams(params), body, appSecret)
+}
+
+// CanonicalString returns the text Sign hashes, with the secret replaced by
+// mask, so that a mismatch can be compared by eye without revealing it.
+func CanonicalString(params url.Values, body []byte, mask string) string {
+	var b []byte
+	for _, p := range canonicalParams(params) {
+		b = append(append(b, p.name...), p.value...)
+	}
+	return string(append(append(b, body...), mask...))
+}
+
+// canonicalParams returns params but sign, in the order they are signed:
+// by name, each name's values in their order.
+func canonicalParams(params url.Values) []param {
 	names := make([]string, 0, len(params))
 	for name := range params {
 		if name != "sign" {
@@ -35,26 +51,7 @@ func Sign(params url.Values, body []byte, appSecret string) string {
 			pairs = append(pairs, param{name, v})
 		}
 	}
-	return signSorted(pairs, body, appSecret)
-}
-
-// CanonicalString returns the text Sign hashes, with the secret replaced by
-// mask, so that a mismatch can be compared by eye without revealing it.
-func CanonicalString(params url.Values, body []byte, mask string) string {
-	names := make([]string, 0, len(params))
-	for name := range params {
-		if name != "sign" {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	var b []byte
-	for _, name := range names {
-		for _, v := range params[name] {
-			b = append(append(b, name...), v...)
-		}
-	}
-	return string(append(append(b, body...), mask...))
+	return pairs
 }
 
 // param is one query parameter, in the order it is signed and sent.

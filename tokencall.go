@@ -27,80 +27,100 @@ func (s *AuthService) detach(ctx context.Context) (context.Context, context.Canc
 
 // obtain spends an obtain and calls 2.1; the caller holds the lease.
 func (s *AuthService) obtain(ctx context.Context, st Token) (Token, error) {
-	ctx, cancel, err := s.detach(ctx)
-	if err != nil {
-		return Token{}, err
-	}
-	defer cancel()
 	c := s.client
-	now := c.now()
-	d, err := s.spendAndCall(ctx, TokenObtain, s.budget.ObtainsPerDay, false, func(ctx context.Context) (tokenData, error) {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "ump: obtaining a fresh token: it retires the token every other holder has, so every process of this app must share this token store",
-			slog.String("app_id", c.appID), slog.String("store", s.store.String()))
-		d, err := callToken[tokenData](ctx, c, &epObtain, c.appID)
-		return d, err
+	return s.exchange(ctx, st, true, tokenExchange{kind: TokenObtain, limit: s.budget.ObtainsPerDay,
+		send: func(ctx context.Context) (tokenData, error) {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "ump: obtaining a fresh token: it retires the token every other holder has, so every process of this app must share this token store",
+				slog.String("app_id", c.appID), slog.String("store", s.store.String()))
+			return callToken[tokenData](ctx, c, &epObtain, c.appID)
+		},
+		next: func(d tokenData, now time.Time) (Token, error) {
+			if d.AccessToken == "" || d.RefreshToken == "" || d.ExpireIn <= 0 {
+				return Token{}, &ResponseError{Method: epObtain.method, HTTPStatus: 200, Err: errors.New("token answer lacks access_token, refresh_token or expire_in")}
+			}
+			return Token{
+				AccessToken: string(d.AccessToken), RefreshToken: string(d.RefreshToken),
+				AccessExpiresAt:  now.Add(time.Duration(d.ExpireIn) * time.Second),
+				RefreshExpiresAt: now.Add(RefreshTokenLifetime), ObtainedAt: now,
+			}, nil
+		},
 	})
-	if err != nil {
-		return Token{}, err
-	}
-	if d.AccessToken == "" || d.RefreshToken == "" || d.ExpireIn <= 0 {
-		return Token{}, &ResponseError{Method: epObtain.method, HTTPStatus: 200, Err: errors.New("token answer lacks access_token, refresh_token or expire_in")}
-	}
-	next := Token{
-		AccessToken: string(d.AccessToken), RefreshToken: string(d.RefreshToken),
-		AccessExpiresAt:  now.Add(time.Duration(d.ExpireIn) * time.Second),
-		RefreshExpiresAt: now.Add(RefreshTokenLifetime), ObtainedAt: now,
-	}
-	return s.save(ctx, st.Version, next), nil
 }
 
 // refresh spends a refresh (within limit) and calls 2.2 with st's refresh
 // token; store says whether to write the result to the store. A refusal of
 // the refresh token itself matches errRefreshTokenRejected.
 func (s *AuthService) refresh(ctx context.Context, st Token, limit int, store, obtainMayFollow bool) (Token, error) {
+	c := s.client
+	return s.exchange(ctx, st, store, tokenExchange{kind: TokenRefresh, limit: limit, obtainMayFollow: obtainMayFollow,
+		send: func(ctx context.Context) (tokenData, error) {
+			c.log.LogAttrs(ctx, slog.LevelInfo, "ump: refreshing the access token", slog.String("app_id", c.appID))
+			d, err := callToken[tokenData](ctx, c, &epRefresh, st.RefreshToken)
+			if errors.Is(err, ErrTokenInvalid) {
+				err = fmt.Errorf("%w: %w", errRefreshTokenRejected, err)
+			}
+			return d, err
+		},
+		next: func(d tokenData, now time.Time) (Token, error) {
+			if d.AccessToken == "" || d.ExpireIn <= 0 {
+				return Token{}, &ResponseError{Method: epRefresh.method, HTTPStatus: 200, Err: errors.New("token answer lacks access_token or expire_in")}
+			}
+			next := st
+			next.AccessToken = string(d.AccessToken)
+			next.AccessExpiresAt = now.Add(time.Duration(d.ExpireIn) * time.Second)
+			next.RefreshedAt = now
+			if d.RefreshToken != "" { // not documented, but keep a rotated one
+				next.RefreshToken = string(d.RefreshToken)
+			}
+			return next, nil
+		},
+	})
+}
+
+// tokenExchange is what differs between the two token calls, 2.1 and 2.2.
+type tokenExchange struct {
+	kind  TokenCall
+	limit int // the day's allowance the spend counts against
+	// obtainMayFollow: see spendAndCall.
+	obtainMayFollow bool
+	// send logs and makes the call; it runs only once the call is budgeted.
+	send func(ctx context.Context) (tokenData, error)
+	// next is the token the answer gives at now, or the error naming what
+	// the answer lacks.
+	next func(d tokenData, now time.Time) (Token, error)
+}
+
+// exchange makes one token call under the caller's lease, seen through even
+// if ctx ends once budgeted (detach), and writes the resulting token over
+// st when store is set.
+func (s *AuthService) exchange(ctx context.Context, st Token, store bool, x tokenExchange) (Token, error) {
 	ctx, cancel, err := s.detach(ctx)
 	if err != nil {
 		return Token{}, err
 	}
 	defer cancel()
-	c := s.client
-	now := c.now()
-	d, err := s.spendAndCall(ctx, TokenRefresh, limit, obtainMayFollow, func(ctx context.Context) (tokenData, error) {
-		c.log.LogAttrs(ctx, slog.LevelInfo, "ump: refreshing the access token", slog.String("app_id", c.appID))
-		d, err := callToken[tokenData](ctx, c, &epRefresh, st.RefreshToken)
-		if errors.Is(err, ErrTokenInvalid) {
-			err = fmt.Errorf("%w: %w", errRefreshTokenRejected, err)
-		}
-		return d, err
-	})
+	now := s.client.now()
+	d, err := s.spendAndCall(ctx, x)
 	if err != nil {
 		return Token{}, err
 	}
-	if d.AccessToken == "" || d.ExpireIn <= 0 {
-		return Token{}, &ResponseError{Method: epRefresh.method, HTTPStatus: 200, Err: errors.New("token answer lacks access_token or expire_in")}
-	}
-	next := st
-	next.AccessToken = string(d.AccessToken)
-	next.AccessExpiresAt = now.Add(time.Duration(d.ExpireIn) * time.Second)
-	next.RefreshedAt = now
-	if d.RefreshToken != "" { // not documented, but keep a rotated one
-		next.RefreshToken = string(d.RefreshToken)
-	}
-	if !store {
-		return next, nil
+	next, err := x.next(d, now)
+	if err != nil || !store {
+		return next, err
 	}
 	return s.save(ctx, st.Version, next), nil
 }
 
-// spendAndCall makes one token call of kind under the caller's lease: it
-// honours the fleet-wide pause, spends from the day's budget (within limit)
+// spendAndCall makes the token call x under the caller's lease: it
+// honours the fleet-wide pause, spends from the day's budget (within x.limit)
 // before calling, gives the spend back when the call was refused and so
-// issued nothing, and pauses the fleet after a failure. With obtainMayFollow
+// issued nothing, and pauses the fleet after a failure. With x.obtainMayFollow
 // a refused refresh token does not pause: the caller obtains at once or
 // pauses itself (afterRefreshTokenRejected), and a pause set meanwhile
 // would turn the processes waiting for the lease away from the token the
 // obtain is about to store.
-func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit int, obtainMayFollow bool, send func(context.Context) (tokenData, error)) (d tokenData, err error) {
+func (s *AuthService) spendAndCall(ctx context.Context, x tokenExchange) (d tokenData, err error) {
+	kind, limit := x.kind, x.limit
 	c := s.client
 	now := c.now()
 	spent, sent := -1, false // for the TokenCall hook
@@ -122,7 +142,7 @@ func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit in
 		return tokenData{}, fmt.Errorf("ump: %s refused: %w", kind, budgetExhausted(day, kind, limit))
 	}
 	sent = true
-	d, err = send(ctx)
+	d, err = x.send(ctx)
 	if err == nil {
 		if p != (TokenPause{}) {
 			if perr := s.store.SetPause(ctx, c.appID, TokenPause{}); perr != nil {
@@ -142,7 +162,7 @@ func (s *AuthService) spendAndCall(ctx context.Context, kind TokenCall, limit in
 		}
 	}
 	attrs := []slog.Attr{slog.String("call", kind.String()), slog.Bool("budget_given_back", refused)}
-	if !obtainMayFollow || !errors.Is(err, errRefreshTokenRejected) {
+	if !x.obtainMayFollow || !errors.Is(err, errRefreshTokenRejected) {
 		attrs = append(attrs, slog.Time("paused_until", s.pauseFleet(ctx, p, now, err).Until))
 	}
 	attrs = append(attrs, slog.String("store", s.store.String()), slog.String("error", err.Error()))

@@ -24,6 +24,19 @@ func (c *Client) validate(ep *endpoint, r validator) error {
 	return v.err()
 }
 
+// checkRequest checks a service method's request for ep and returns it: a
+// nil req becomes an empty one, which fails on its required fields rather
+// than with a nil dereference. The error is validate's.
+func checkRequest[R any, P interface {
+	*R
+	validator
+}](c *Client, ep *endpoint, req P) (P, error) {
+	if req == nil {
+		req = new(R)
+	}
+	return req, c.validate(ep, req)
+}
+
 // checker collects field problems for a ValidationError, so that all bad
 // fields are reported at once. Each rule has one method and one phrasing;
 // no rule repeats the value it refuses (it may be a phone or an identity
