@@ -423,23 +423,31 @@ return 1`)
 
 // Requeue moves dead jobs back to the queue (see outbox.Store).
 func (s *Store) Requeue(ctx context.Context, ids ...string) (int, error) {
-	n := 0
-	for _, id := range ids {
-		j, err := s.dead(ctx, id)
-		if err != nil || j == nil {
-			if err != nil {
-				return n, err
-			}
-			continue
-		}
+	return s.eachDead(ctx, ids, func(j *outbox.Job) (int, error) {
 		j.State, j.NextAttempt = outbox.StateQueued, time.Time{}
 		b, err := json.Marshal(j)
 		if err != nil {
+			return 0, err
+		}
+		return requeueScript.Run(ctx, s.rdb,
+			[]string{s.key("jobs"), s.key("sales"), s.key("dead"), s.key("queued"), s.laneKey(j.Member()), s.key("stream")},
+			j.ID, j.Seq, b, j.SaleNo()).Int()
+	})
+}
+
+// eachDead runs op on each of ids that names a dead job and adds up what op
+// counted; the first failure ends it.
+func (s *Store) eachDead(ctx context.Context, ids []string, op func(*outbox.Job) (int, error)) (int, error) {
+	n := 0
+	for _, id := range ids {
+		j, err := s.dead(ctx, id)
+		if err != nil {
 			return n, err
 		}
-		ok, err := requeueScript.Run(ctx, s.rdb,
-			[]string{s.key("jobs"), s.key("sales"), s.key("dead"), s.key("queued"), s.laneKey(j.Member()), s.key("stream")},
-			id, j.Seq, b, j.SaleNo()).Int()
+		if j == nil {
+			continue
+		}
+		ok, err := op(j)
 		if err != nil {
 			return n, wrap(err)
 		}
@@ -457,22 +465,9 @@ return 1`)
 
 // Drop deletes dead jobs (see outbox.Store).
 func (s *Store) Drop(ctx context.Context, ids ...string) (int, error) {
-	n := 0
-	for _, id := range ids {
-		j, err := s.dead(ctx, id)
-		if err != nil || j == nil {
-			if err != nil {
-				return n, err
-			}
-			continue
-		}
-		ok, err := dropScript.Run(ctx, s.rdb, []string{s.key("jobs"), s.key("keys"), s.key("dead")}, id, j.Key()).Int()
-		if err != nil {
-			return n, wrap(err)
-		}
-		n += ok
-	}
-	return n, nil
+	return s.eachDead(ctx, ids, func(j *outbox.Job) (int, error) {
+		return dropScript.Run(ctx, s.rdb, []string{s.key("jobs"), s.key("keys"), s.key("dead")}, j.ID, j.Key()).Int()
+	})
 }
 
 // dead returns the dead job id names, or nil.
