@@ -109,13 +109,12 @@ func TestDeliverResend(t *testing.T) {
 	assert.Equal(t, int64(20), srv.Balance(m), "applied once")
 }
 
-// TestDeadLetterAndRetry: an unknown member is refused; the job keeps the
-// code and message, the member's other jobs go on, and once the member
-// exists Retry delivers it. The refusal is logged at WARN without the
-// phone.
-func TestDeadLetterAndRetry(t *testing.T) {
+// queueUnknownAndKnown queues a sale for a phone the gateway does not know
+// (X1, refused) and one for a member it knows (K1).
+func queueUnknownAndKnown(t *testing.T) (*umptest.Server, *boltstore.Store, *outbox.Outbox) {
+	t.Helper()
 	srv := umptest.NewServer()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	known := srv.AddMember(umptest.Member{Phone: "13800000001"})
 	s := newBolt(t)
 	ob := outbox.New(s)
@@ -125,6 +124,15 @@ func TestDeadLetterAndRetry(t *testing.T) {
 	require.NoError(t, err)
 	_, err = ob.EnqueueConsume(t.Context(), testSale("K1", known))
 	require.NoError(t, err)
+	return srv, s, ob
+}
+
+// TestDeadLetterAndRetry: an unknown member is refused; the job keeps the
+// code and message, the member's other jobs go on, and once the member
+// exists Retry delivers it. The refusal is logged at WARN without the
+// phone.
+func TestDeadLetterAndRetry(t *testing.T) {
+	srv, s, ob := queueUnknownAndKnown(t)
 
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -295,23 +303,13 @@ func TestRunProbesThenDelivers(t *testing.T) {
 // TestDrainerReportsStateToHooks: the client's OutboxState hook sees the
 // queue drain to empty and the dead letter counted.
 func TestDrainerReportsStateToHooks(t *testing.T) {
-	srv := umptest.NewServer()
-	defer srv.Close()
-	known := srv.AddMember(umptest.Member{Phone: "13800000001"})
-	s := newBolt(t)
-	ob := outbox.New(s)
-	unknown := testSale("X1", "")
-	unknown.Phone = "13900000009"
-	_, err := ob.EnqueueConsume(t.Context(), unknown)
-	require.NoError(t, err)
-	_, err = ob.EnqueueConsume(t.Context(), testSale("K1", known))
-	require.NoError(t, err)
+	srv, s, _ := queueUnknownAndKnown(t)
 
 	var states []ump.OutboxState
 	c := srv.Client(ump.WithHooks(ump.Hooks{OutboxState: func(_ context.Context, st ump.OutboxState) {
 		states = append(states, st) // DrainOnce reports from its own goroutine
 	}}))
-	_, err = outbox.NewDrainer(s, c, quick()...).DrainOnce(t.Context())
+	_, err := outbox.NewDrainer(s, c, quick()...).DrainOnce(t.Context())
 	require.NoError(t, err)
 	require.NotEmpty(t, states)
 	last := states[len(states)-1]
