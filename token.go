@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -66,6 +67,10 @@ func (t Token) String() string {
 
 // GoString is String, so that %#v does not reveal the tokens either.
 func (t Token) GoString() string { return t.String() }
+
+// Format prints String for every verb, so that no verb (%d, %x) falls back
+// to fmt's field-by-field rendering, which would reveal the tokens.
+func (t Token) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
 
 // LogValue implements slog.LogValuer without revealing the tokens.
 func (t Token) LogValue() slog.Value {
