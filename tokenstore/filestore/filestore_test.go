@@ -302,23 +302,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tok, err := c.Auth.AccessToken(ctx)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				fmt.Println("error:", err)
-				return
-			}
-			fmt.Println("token:", tok)
-		}()
-	}
-	wg.Wait()
+	fleettest.PrintTokens(ctx, 10, c.Auth.AccessToken)
 	os.Exit(0)
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,27 +43,12 @@ func TestHelperProcess(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: fleettest.Phone})
-			var tok string
-			if err == nil {
-				tok, err = c.Auth.AccessToken(ctx)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				fmt.Println("error:", err)
-				return
-			}
-			fmt.Println("token:", tok)
-		}()
-	}
-	wg.Wait()
+	fleettest.PrintTokens(ctx, 10, func(ctx context.Context) (string, error) {
+		if _, err := c.Member.Get(ctx, &ump.MemberQuery{Phone: fleettest.Phone}); err != nil {
+			return "", err
+		}
+		return c.Auth.AccessToken(ctx)
+	})
 	os.Exit(0)
 }
 

@@ -4,6 +4,7 @@ package fleettest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -98,4 +99,27 @@ func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
+}
+
+// PrintTokens is the body of a fleet process that store tests start as a
+// separate OS process: it runs get from n goroutines at once and prints
+// "token: T" or "error: E" per goroutine on stdout, for the parent to count.
+func PrintTokens(ctx context.Context, n int, get func(context.Context) (string, error)) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, err := get(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fmt.Println("error:", err)
+				return
+			}
+			fmt.Println("token:", tok)
+		}()
+	}
+	wg.Wait()
 }
